@@ -1,0 +1,77 @@
+#pragma once
+// The seccomp filter of a run: compiled from the policy once, in the parent; installed as the
+// very last step in the child, after the ids are set, every capability is dropped and
+// no_new_privs is on (so the allowlist never needs setresuid, capset or prctl); its refusals
+// reported to the supervisor, which kills the run and names the syscall in the RunResult.
+//
+// How a refusal is reported. The filter's default action is SECCOMP_RET_USER_NOTIF, not
+// SECCOMP_RET_KILL_PROCESS: a plain kill leaves the parent with "killed by SIGSYS" and no way
+// to learn which syscall it was, and SECCOMP_RET_TRAP tells only the program itself (which
+// could install a SIGSYS handler and carry on). With USER_NOTIF the refused syscall does not
+// run: the calling thread blocks in the kernel and the supervisor, holding the filter's
+// listener, reads the syscall number from the notification, kills the whole run and reports
+// it. The listener is created in the child when the filter is loaded (close-on-exec, so the
+// program never holds it); the child passes its number over a socketpair and waits until the
+// parent has copied it with pidfd_getfd(), then execs. If the notified thread is interrupted
+// by a signal before the supervisor reads the notification, the syscall fails with EINTR and
+// still never runs; the supervisor kills the run on any readable listener regardless.
+// Foreign architectures (the i386 `int 0x80` path included) and x32 syscall numbers are
+// killed outright (SECCOMP_RET_KILL_PROCESS): the run dies by SIGSYS, nothing to look up.
+
+#include "common/fd.hpp"
+#include "common/sandbox_policy.hpp"
+
+#include <linux/filter.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nospace::sandbox {
+
+class SeccompFilter {
+public:
+  // Builds the table (syscall_table.hpp) adjusted by sandbox.seccomp.allow_extra and deny, and
+  // exports it as BPF. Throws PolicyError "SOURCE: sandbox.seccomp.KEY: ..." for a syscall
+  // name this architecture does not have. `source` is the policy file, for the message.
+  static SeccompFilter compile(const SeccompPolicy &policy, const std::string &source = "policy");
+
+  // sandbox.seccomp.enabled: when false, apply_in_child() does nothing and there is no
+  // listener to take.
+  bool enabled() const noexcept { return enabled_; }
+
+  // In the child, last before exec. Async-signal-safe: no allocation, only syscalls.
+  // sync_fd >= 0 (one end of a SOCK_STREAM socketpair, the parent holding the other): loads the
+  // reporting filter, writes the listener's fd number (int32) and waits for one byte from the
+  // parent, who has taken the listener meanwhile (take_listener_from_parent). sync_fd < 0:
+  // loads the variant whose default action is SECCOMP_RET_KILL_PROCESS (refused syscalls kill
+  // the run, but cannot be named). Returns 0 or an errno; on error the child must _exit.
+  int apply_in_child(int sync_fd) const noexcept;
+
+  // In the parent, once the child's sync_fd is readable: reads the listener's number, copies
+  // it out of the child with pidfd_getfd() and lets the child go on. Blocks until the child
+  // writes (or dies: then ECHILD). Returns an invalid UniqueFd with errno set on failure.
+  static UniqueFd take_listener_from_parent(int pidfd, int sync_fd) noexcept;
+
+  // The BPF programs, for tests and `nospace-sandbox check`.
+  const std::vector<sock_filter> &reporting_program() const { return notify_program_; }
+  const std::vector<sock_filter> &killing_program() const { return kill_program_; }
+
+private:
+  bool enabled_ = false;
+  std::vector<sock_filter> notify_program_;
+  std::vector<sock_filter> kill_program_;
+};
+
+// The name of a native syscall number ("syscall-NNN" when libseccomp does not know it).
+std::string syscall_name(int nr);
+
+// Call when the listener is readable. Returns the name of the refused syscall of the pending
+// notification; "unknown" when the notification vanished before it could be read (the thread
+// was interrupted or killed: it still tried a refused syscall); nullopt when nothing is
+// pending (the listener is readable only because every task of the filter has exited). Never
+// blocks. The caller kills the run; the notification is never answered, so the syscall never
+// runs.
+std::optional<std::string> read_refusal(int listener_fd);
+
+} // namespace nospace::sandbox
