@@ -44,7 +44,7 @@ constexpr SyscallEntry kTable[] = {
      "nospace20: the program file, libraries; the mount namespace decides what "
      "exists and the read-only root what is writable"},
     {"open", allow, "the legacy spelling of openat (older static binaries)"},
-    {"close", allow, "nospace20"},
+    {"close", allow, "nospace20: the fds it opened"},
     {"close_range", allow, "libc closes inherited fds before exec with it"},
     {"read", allow, "nospace20: program file and stdin"},
     {"readv", allow, "the vector form of read, used by some libcs' stdio"},
