@@ -1,0 +1,468 @@
+#include "gateway/engineio/session.hpp"
+#include "gateway/engineio/server_impl.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <boost/asio/post.hpp>
+
+namespace nospace::engineio {
+namespace {
+
+std::size_t live_sessions = 0;
+
+HttpResponse payload_response(std::string body) {
+  HttpResponse response;
+  response.set_header("Content-Type", "text/plain; charset=UTF-8");
+  response.body = std::move(body);
+  return response;
+}
+
+} // namespace
+
+std::size_t Socket::live_count() { return live_sessions; }
+
+Session::Session(ServerImpl &server, std::string id, Handshake &&handshake)
+    : server_(server), id_(std::move(id)), handshake_(std::move(handshake)), timer_(server.io()) {
+  ++live_sessions;
+}
+
+Session::~Session() { --live_sessions; }
+
+const char *Session::transport_name() const { return ws_ ? "websocket" : "polling"; }
+
+std::size_t Session::buffered_amount() const {
+  return queued_bytes_ + (ws_ ? ws_->buffered_amount() : 0);
+}
+
+void Session::on_message(std::function<void(std::string, bool)> handler) {
+  on_message_ = std::move(handler);
+}
+void Session::on_close(std::function<void(const std::string &)> handler) {
+  on_close_ = std::move(handler);
+}
+void Session::on_drain(std::function<void()> handler) { on_drain_ = std::move(handler); }
+
+std::string Session::open_packet(bool upgrades) const {
+  const Config &config = server_.config();
+  nlohmann::json open{
+      {"sid", id_},
+      {"upgrades", upgrades ? nlohmann::json::array({"websocket"}) : nlohmann::json::array()},
+      {"pingInterval", config.ping_interval.count()},
+      {"pingTimeout", config.ping_timeout.count()},
+      {"maxPayload", config.max_payload},
+  };
+  return open.dump();
+}
+
+// The handshake GET is answered at once with the open packet; the heartbeat starts.
+void Session::start_polling(std::shared_ptr<transport::HttpExchange> handshake_request) {
+  HttpResponse response = payload_response('0' + open_packet(true));
+  server_.add_cors(handshake_request->request(), response);
+  handshake_request->respond(std::move(response));
+  do_ping_wait();
+  if (server_.on_connection)
+    server_.on_connection(shared_from_this());
+}
+
+void Session::start_websocket(std::shared_ptr<transport::WsConnection> ws) {
+  ws_ = std::move(ws);
+  std::weak_ptr<Session> weak = weak_from_this();
+  ws_->on_message = [weak](std::string &&data, bool binary) {
+    if (auto self = weak.lock())
+      self->on_ws_frame(std::move(data), binary);
+  };
+  ws_->on_close = [weak] {
+    if (auto self = weak.lock())
+      self->fail("transport close");
+  };
+  ws_->send("0", open_packet(false), false);
+  do_ping_wait();
+  if (server_.on_connection)
+    server_.on_connection(shared_from_this());
+}
+
+// ---- sending ----
+
+void Session::send(std::string data, bool binary) {
+  if (state_ != State::open)
+    return;
+  queued_bytes_ += data.size();
+  draining_ = true;
+  queue(PacketType::message, std::move(data), binary);
+  if (buffered_amount() > server_.config().max_buffered)
+    fail("transport error");
+}
+
+void Session::queue(PacketType type, std::string data, bool binary) {
+  queue_.push_back(Packet{type, std::move(data), binary});
+  schedule_flush();
+}
+
+// Sends queued packets once per turn of the event loop, so several send() calls in one
+// handler share one long-polling response.
+void Session::schedule_flush() {
+  if (flush_scheduled_)
+    return;
+  flush_scheduled_ = true;
+  boost::asio::post(server_.io(), [self = shared_from_this()] {
+    self->flush_scheduled_ = false;
+    self->flush();
+  });
+}
+
+void Session::flush() {
+  if (state_ == State::closed)
+    return;
+  if (ws_) {
+    for (auto &packet : queue_) {
+      if (packet.binary) {
+        ws_->send({}, packet.data, true);
+      } else {
+        const char type = static_cast<char>(packet.type);
+        ws_->send(std::string_view(&type, 1), packet.data, false);
+      }
+    }
+    queue_.clear();
+    queued_bytes_ = 0;
+    maybe_drained();
+    return;
+  }
+  if (poll_ && (!queue_.empty() || state_ == State::closing))
+    respond_poll(nullptr);
+}
+
+// Answers the held GET with everything queued, plus `trailer` (a close or noop packet).
+void Session::respond_poll(const char *trailer) {
+  if (!poll_)
+    return;
+  if (trailer)
+    queue_.push_back(Packet{static_cast<PacketType>(trailer[0]), {}, false});
+  if (state_ == State::closing)
+    queue_.push_back(Packet{PacketType::close, {}, false});
+  if (queue_.empty())
+    queue_.push_back(Packet{PacketType::noop, {}, false});
+  HttpResponse response = payload_response(encode_payload(queue_));
+  queue_.clear();
+  queued_bytes_ = 0;
+  server_.add_cors(poll_->request(), response);
+  auto poll = std::move(poll_);
+  poll_.reset();
+  poll->respond(std::move(response));
+  if (state_ == State::closing) {
+    finalize(close_reason_);
+    return;
+  }
+  maybe_drained();
+}
+
+void Session::maybe_drained() {
+  if (!draining_)
+    return;
+  if (ws_ && ws_->buffered_amount() > 0) {
+    if (!in_drain_watch_) {
+      in_drain_watch_ = true;
+      server_.watch_drain(shared_from_this());
+    }
+    return;
+  }
+  if (queued_bytes_ > 0)
+    return;
+  draining_ = false;
+  if (on_drain_)
+    on_drain_();
+}
+
+bool Session::check_drained() {
+  if (state_ == State::closed || !ws_ || ws_->buffered_amount() == 0) {
+    in_drain_watch_ = false;
+    if (state_ != State::closed)
+      maybe_drained();
+    return !in_drain_watch_;
+  }
+  return false;
+}
+
+// ---- long-polling ----
+
+void Session::handle_poll(std::shared_ptr<transport::HttpExchange> exchange) {
+  if (poll_) {
+    // Two concurrent GETs: the reference server treats this as a broken client and closes
+    // the session; the held GET gets the close packet, the new one a 400.
+    HttpResponse response = payload_response("");
+    response.status = 400;
+    response.set_header("Content-Type", "application/json");
+    response.body = R"({"code":3,"message":"Bad request"})";
+    server_.add_cors(exchange->request(), response);
+    exchange->respond(std::move(response));
+    fail("transport error");
+    return;
+  }
+  poll_ = std::move(exchange);
+  // Answer at once when there is something to say; while an upgrade is being probed, at
+  // once with a noop so the client can pause polling and complete the upgrade.
+  if (!queue_.empty() || state_ == State::closing || upgrading_)
+    respond_poll(nullptr);
+}
+
+void Session::handle_post(std::shared_ptr<transport::HttpExchange> exchange) {
+  auto &request = exchange->request();
+  HttpResponse response;
+  server_.add_cors(request, response);
+  if (!request.header("Content-Length")) {
+    response.status = 411;
+    exchange->respond(std::move(response));
+    fail("transport error");
+    return;
+  }
+  if (request.body.size() > server_.config().max_payload) {
+    response.status = 413;
+    exchange->respond(std::move(response));
+    fail("transport error");
+    return;
+  }
+  std::vector<Packet> packets;
+  const char *error = decode_payload(request.body, packets);
+  response.set_header("Content-Type", "text/html");
+  response.body = "ok";
+  exchange->respond(std::move(response));
+  auto self = shared_from_this(); // handlers may close the session
+  for (auto &packet : packets) {
+    if (state_ != State::open)
+      return;
+    on_packet(std::move(packet));
+  }
+  if (error && state_ == State::open)
+    fail("parse error");
+}
+
+// ---- WebSocket ----
+
+void Session::on_ws_frame(std::string &&data, bool binary) {
+  if (binary) {
+    on_packet(Packet{PacketType::message, std::move(data), true});
+    return;
+  }
+  Packet packet;
+  if (decode_packet(data, packet)) {
+    fail("parse error");
+    return;
+  }
+  on_packet(std::move(packet));
+}
+
+void Session::on_packet(Packet &&packet) {
+  if (state_ != State::open)
+    return;
+  switch (packet.type) {
+  case PacketType::message:
+    if (on_message_)
+      on_message_(std::move(packet.data), packet.binary);
+    break;
+  case PacketType::pong: on_pong(); break;
+  case PacketType::close: fail("transport close"); break;
+  default: break; // open, ping, upgrade, noop: nothing to do on an established session
+  }
+}
+
+// ---- upgrade: probe, upgrade, noop ----
+
+void Session::begin_upgrade(std::shared_ptr<transport::WsConnection> ws) {
+  probe_ = std::move(ws);
+  std::weak_ptr<Session> weak = weak_from_this();
+  probe_->on_message = [weak](std::string &&data, bool binary) {
+    if (auto self = weak.lock())
+      self->on_probe_frame(std::move(data), binary);
+  };
+  probe_->on_close = [weak] {
+    if (auto self = weak.lock())
+      self->abort_upgrade();
+  };
+  upgrade_timer_ = std::make_unique<boost::asio::steady_timer>(server_.io());
+  upgrade_timer_->expires_after(server_.config().upgrade_timeout);
+  upgrade_timer_->async_wait([weak](const boost::system::error_code &ec) {
+    if (ec)
+      return;
+    if (auto self = weak.lock())
+      self->abort_upgrade();
+  });
+}
+
+void Session::on_probe_frame(std::string &&data, bool binary) {
+  if (!binary && data == "2probe" && !upgrading_) {
+    probe_->send("3", "probe", false);
+    upgrading_ = true;
+    // Release a held GET so the client can pause its polling transport.
+    if (poll_)
+      respond_poll(nullptr);
+    return;
+  }
+  if (!binary && data == "5" && upgrading_) {
+    finish_upgrade();
+    return;
+  }
+  abort_upgrade(); // anything else on a probe is a broken client
+}
+
+void Session::finish_upgrade() {
+  upgrade_timer_.reset();
+  upgrading_ = false;
+  // The client paused polling before sending the upgrade packet, so a GET still held gets a
+  // noop; everything queued from now on goes out on the WebSocket, once.
+  if (poll_)
+    respond_poll(nullptr);
+  ws_ = std::move(probe_);
+  probe_.reset();
+  std::weak_ptr<Session> weak = weak_from_this();
+  ws_->on_message = [weak](std::string &&data, bool binary) {
+    if (auto self = weak.lock())
+      self->on_ws_frame(std::move(data), binary);
+  };
+  ws_->on_close = [weak] {
+    if (auto self = weak.lock())
+      self->fail("transport close");
+  };
+  flush();
+}
+
+void Session::abort_upgrade() {
+  upgrade_timer_.reset();
+  upgrading_ = false;
+  if (!probe_)
+    return;
+  auto probe = std::move(probe_);
+  probe_.reset();
+  probe->on_message = nullptr;
+  probe->on_close = nullptr;
+  probe->close(1000, "");
+}
+
+// ---- heartbeat ----
+
+void Session::do_ping_wait() {
+  timer_.expires_after(server_.config().ping_interval);
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
+    if (ec)
+      return;
+    if (auto self = weak.lock())
+      self->on_ping_due();
+  });
+}
+
+void Session::on_ping_due() {
+  if (state_ != State::open)
+    return;
+  awaiting_pong_ = true;
+  queue(PacketType::ping, {}, false);
+  timer_.expires_after(server_.config().ping_timeout);
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
+    if (ec)
+      return;
+    if (auto self = weak.lock())
+      self->fail("ping timeout");
+  });
+}
+
+void Session::on_pong() {
+  if (!awaiting_pong_)
+    return;
+  awaiting_pong_ = false;
+  do_ping_wait();
+}
+
+// ---- closing ----
+
+// Server-side close: deliver what is queued, then the close packet (long-polling) or the
+// WebSocket close. A polling client without a held GET gets them on its next GET, or
+// within pingTimeout the session is dropped anyway.
+void Session::close() {
+  if (state_ != State::open)
+    return;
+  abort_upgrade();
+  if (ws_) {
+    flush();
+    ws_->close(1000, "");
+    finalize("forced close");
+    return;
+  }
+  state_ = State::closing;
+  if (poll_) {
+    respond_poll(nullptr);
+    return;
+  }
+  timer_.expires_after(server_.config().ping_timeout);
+  timer_.async_wait([weak = weak_from_this()](const boost::system::error_code &ec) {
+    if (ec)
+      return;
+    if (auto self = weak.lock())
+      self->finalize("forced close");
+  });
+}
+
+void Session::shutdown(const char *reason) {
+  if (state_ == State::closed)
+    return;
+  abort_upgrade();
+  if (ws_) {
+    flush();
+    ws_->close(1001, "");
+  } else if (poll_) {
+    state_ = State::closing;
+    close_reason_ = reason;
+    auto self = shared_from_this();
+    respond_poll(nullptr); // finalizes
+    return;
+  }
+  finalize(reason);
+}
+
+// The transport went away or broke the protocol: the client is told with a close packet
+// when a GET is held (long-polling) and the WebSocket is closed.
+void Session::fail(const std::string &reason) {
+  if (state_ == State::closed)
+    return;
+  abort_upgrade();
+  if (poll_) {
+    queue_.clear();
+    auto poll = std::move(poll_);
+    poll_.reset();
+    HttpResponse response = payload_response("1");
+    server_.add_cors(poll->request(), response);
+    poll->respond(std::move(response));
+  }
+  if (ws_)
+    ws_->close(reason == "ping timeout" ? 1000 : 1002, "");
+  finalize(reason);
+}
+
+// Frees everything: timers, queue, transports, handlers (which may hold shared_ptrs back to
+// this session through the layer above), then reports the close.
+void Session::finalize(const std::string &reason) {
+  if (state_ == State::closed)
+    return;
+  state_ = State::closed;
+  auto self = shared_from_this();
+  timer_.cancel();
+  upgrade_timer_.reset();
+  queue_.clear();
+  queue_.shrink_to_fit();
+  queued_bytes_ = 0;
+  if (poll_) {
+    auto poll = std::move(poll_);
+    poll_.reset();
+    poll->respond(payload_response("1"));
+  }
+  if (ws_) {
+    ws_->on_message = nullptr;
+    ws_->on_close = nullptr;
+    ws_.reset();
+  }
+  server_.remove(id_);
+  auto on_close = std::move(on_close_);
+  on_message_ = nullptr;
+  on_close_ = nullptr;
+  on_drain_ = nullptr;
+  if (on_close)
+    on_close(reason);
+}
+
+} // namespace nospace::engineio
