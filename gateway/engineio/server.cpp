@@ -95,8 +95,7 @@ ServerImpl::Query ServerImpl::read_query(std::string_view query) {
 }
 
 // A request without Origin is not from a browser and cannot be a cross-site request.
-bool ServerImpl::origin_allowed(const transport::HttpRequest &request) const {
-  const std::string *origin = request.header("Origin");
+bool ServerImpl::origin_allowed(const std::string *origin) const {
   if (!origin)
     return true;
   for (const auto &allowed : config_.allowed_origins)
@@ -105,9 +104,8 @@ bool ServerImpl::origin_allowed(const transport::HttpRequest &request) const {
   return false;
 }
 
-void ServerImpl::add_cors(const transport::HttpRequest &request, HttpResponse &response) const {
-  const std::string *origin = request.header("Origin");
-  if (origin && origin_allowed(request)) {
+void ServerImpl::add_cors(const std::string *origin, HttpResponse &response) const {
+  if (origin && origin_allowed(origin)) {
     response.set_header("Access-Control-Allow-Origin", *origin);
     response.set_header("Access-Control-Allow-Credentials", "true");
     response.set_header("Vary", "Origin");
@@ -132,7 +130,7 @@ std::optional<ErrorCode> ServerImpl::verify(const transport::HttpRequest &reques
                                             const Query &query, bool websocket) const {
   if (!query.transport || (*query.transport != "polling" && *query.transport != "websocket"))
     return ErrorCode::unknown_transport;
-  if (!origin_allowed(request))
+  if (!origin_allowed(request.header("Origin")))
     return ErrorCode::forbidden;
   if (query.sid) {
     auto it = sessions_.find(*query.sid);
@@ -183,7 +181,7 @@ void ServerImpl::on_engine_http(const std::shared_ptr<transport::HttpExchange> &
   auto &request = exchange->request();
   if (request.method == "OPTIONS") { // CORS preflight
     HttpResponse response;
-    if (!origin_allowed(request)) {
+    if (!origin_allowed(request.header("Origin"))) {
       exchange->respond(error_response(request, ErrorCode::forbidden));
       return;
     }

@@ -37,8 +37,11 @@ public:
   // Called by sessions.
   void remove(const std::string &id) { sessions_.erase(id); }
   void watch_drain(std::shared_ptr<Session> session);
-  // CORS headers for a long-polling response to `request`.
-  void add_cors(const transport::HttpRequest &request, HttpResponse &response) const;
+  // CORS headers for a long-polling response to a request with that Origin header.
+  void add_cors(const std::string *origin, HttpResponse &response) const;
+  void add_cors(const transport::HttpRequest &request, HttpResponse &response) const {
+    add_cors(request.header("Origin"), response);
+  }
 
 private:
   struct Query {
@@ -46,7 +49,7 @@ private:
     std::vector<std::pair<std::string, std::string>> params;
   };
   static Query read_query(std::string_view query);
-  bool origin_allowed(const transport::HttpRequest &request) const;
+  bool origin_allowed(const std::string *origin) const;
   HttpResponse error_response(const transport::HttpRequest &request, ErrorCode code) const;
   std::optional<ErrorCode> verify(const transport::HttpRequest &request, const Query &query,
                                   bool websocket) const;

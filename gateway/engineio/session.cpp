@@ -57,7 +57,7 @@ std::string Session::open_packet(bool upgrades) const {
 // The handshake GET is answered at once with the open packet; the heartbeat starts.
 void Session::start_polling(std::shared_ptr<transport::HttpExchange> handshake_request) {
   HttpResponse response = payload_response('0' + open_packet(true));
-  server_.add_cors(handshake_request->request(), response);
+  server_.add_cors(handshake_.header("Origin"), response);
   handshake_request->respond(std::move(response));
   do_ping_wait();
   if (server_.on_connection)
