@@ -11,10 +11,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace nospace::engineio {
 class Server;
-}
+class Socket;
+} // namespace nospace::engineio
 
 namespace nospace::socketio {
 
@@ -70,14 +72,24 @@ public:
   boost::asio::io_context &io() { return io_; }
   std::size_t client_count() const { return clients_.size(); }
 
+  // Told about every connection closed for a protocol error, with the decoder's message
+  // (for logs and metrics; the server itself does not log).
+  void on_protocol_error(
+      std::function<void(const engineio::Socket &, const std::string &message)> handler) {
+    on_protocol_error_ = std::move(handler);
+  }
+
   // Used by Client.
   void forget(const Client *client) { clients_.erase(client); }
+  void report_protocol_error(const engineio::Socket &socket, const std::string &message);
 
 private:
   boost::asio::io_context &io_;
+  engineio::Server &engine_;
   Config config_;
   std::map<std::string, std::unique_ptr<Namespace>> namespaces_;
   std::map<const Client *, std::shared_ptr<Client>> clients_;
+  std::function<void(const engineio::Socket &, const std::string &)> on_protocol_error_;
 };
 
 } // namespace nospace::socketio
