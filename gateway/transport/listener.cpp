@@ -175,8 +175,9 @@ public:
   ListenerImpl(boost::asio::io_context &io, Limits limits, Handlers handlers)
       : handlers_(std::move(handlers)) {
     endpoint_.clear_access_channels(websocketpp::log::alevel::all);
+    // websocketpp reports peer resets and the like as errors on its own log; they reach us
+    // as closed connections, which is where they are handled.
     endpoint_.clear_error_channels(websocketpp::log::elevel::all);
-    endpoint_.set_error_channels(websocketpp::log::elevel::fatal);
     endpoint_.init_asio(&io);
     endpoint_.set_reuse_addr(true);
     endpoint_.set_user_agent("nospace-gateway");

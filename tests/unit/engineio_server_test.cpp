@@ -1,0 +1,262 @@
+// The Engine.IO server in-process, with blocking raw clients on a second thread: what only the
+// server side can observe (buffered_amount, on_drain, close reasons, the live-session
+// counter going back to 0) and, under ASan, that every session, timer and buffer is freed.
+#include "gateway/engineio/server.hpp"
+
+#include <boost/asio.hpp>
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <optional>
+#include <string>
+#include <thread>
+
+using namespace nospace;
+using boost::asio::ip::tcp;
+
+namespace {
+
+// The server's io_context on its own thread; `on_io` runs a function there and waits for it.
+struct Harness {
+  boost::asio::io_context io;
+  std::optional<engineio::Server> server;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard{io.get_executor()};
+  std::thread thread;
+  std::vector<std::shared_ptr<engineio::Socket>> sockets;
+  std::vector<std::string> close_reasons;
+  int drains = 0;
+
+  template <typename F> auto on_io(F f) {
+    std::packaged_task<decltype(f())()> task(std::move(f));
+    auto result = task.get_future();
+    boost::asio::post(io, [&task] { task(); });
+    return result.get();
+  }
+
+  explicit Harness(engineio::Config config) {
+    server.emplace(io, std::move(config));
+    server->on_connection([this](std::shared_ptr<engineio::Socket> socket) {
+      socket->on_close([this](const std::string &reason) { close_reasons.push_back(reason); });
+      socket->on_drain([this] { ++drains; });
+      sockets.push_back(std::move(socket));
+    });
+    server->listen("127.0.0.1", 0);
+    thread = std::thread([this] { io.run(); });
+  }
+  ~Harness() {
+    on_io([this] {
+      sockets.clear();
+      server.reset();
+    });
+    guard.reset();
+    thread.join();
+  }
+  std::uint16_t port() {
+    return on_io([this] { return server->port(); });
+  }
+};
+
+// One HTTP/1.1 request on a fresh connection; returns the body (the server closes).
+std::string http(std::uint16_t port, const std::string &method, const std::string &target,
+                 const std::string &body = {}, int *status = nullptr) {
+  boost::asio::io_context io;
+  tcp::socket sock(io);
+  sock.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: x\r\n";
+  if (method == "POST")
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  req += "\r\n" + body;
+  boost::asio::write(sock, boost::asio::buffer(req));
+  std::string response;
+  boost::system::error_code ec;
+  boost::asio::read(sock, boost::asio::dynamic_buffer(response), ec);
+  if (status)
+    *status = std::stoi(response.substr(9, 3));
+  return response.substr(response.find("\r\n\r\n") + 4);
+}
+
+std::string handshake(std::uint16_t port) {
+  const std::string open = http(port, "GET", "/socket.io/?EIO=4&transport=polling");
+  REQUIRE(open.substr(0, 9) == "0{\"maxPay");
+  const auto at = open.find("\"sid\":\"") + 7;
+  return open.substr(at, 20);
+}
+
+// A minimal WebSocket client: handshake, masked frames out, unmasked frames in.
+struct WsClient {
+  boost::asio::io_context io;
+  tcp::socket sock{io};
+  explicit WsClient(std::uint16_t port, const std::string &query) {
+    sock.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    const std::string req = "GET /socket.io/?" + query +
+                            " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                            "Sec-WebSocket-Version: 13\r\n\r\n";
+    boost::asio::write(sock, boost::asio::buffer(req));
+    boost::asio::streambuf buf;
+    boost::asio::read_until(sock, buf, "\r\n\r\n");
+    std::string head(boost::asio::buffers_begin(buf.data()), boost::asio::buffers_end(buf.data()));
+    REQUIRE(head.substr(0, 12) == "HTTP/1.1 101");
+  }
+  void send(const std::string &text) {
+    std::string frame;
+    frame += char(0x81);
+    frame += char(0x80 | text.size()); // small frames only; zero mask key
+    frame += std::string(4, '\0');
+    frame += text;
+    boost::asio::write(sock, boost::asio::buffer(frame));
+  }
+  std::string receive() {
+    unsigned char head[2];
+    boost::asio::read(sock, boost::asio::buffer(head));
+    std::uint64_t len = head[1] & 0x7f;
+    if (len == 126) {
+      unsigned char ext[2];
+      boost::asio::read(sock, boost::asio::buffer(ext));
+      len = (ext[0] << 8) | ext[1];
+    } else if (len == 127) {
+      unsigned char ext[8];
+      boost::asio::read(sock, boost::asio::buffer(ext));
+      len = 0;
+      for (unsigned char b : ext)
+        len = (len << 8) | b;
+    }
+    std::string payload(len, '\0');
+    boost::asio::read(sock, boost::asio::buffer(payload));
+    return payload;
+  }
+};
+
+engineio::Config test_config() {
+  engineio::Config config;
+  config.ping_interval = std::chrono::milliseconds(5000);
+  config.ping_timeout = std::chrono::milliseconds(200);
+  config.max_buffered = 64u << 20;
+  return config;
+}
+
+} // namespace
+
+TEST_CASE("long-polling: buffered_amount counts what no GET has taken; on_drain when taken") {
+  {
+    Harness h(test_config());
+    const auto port = h.port();
+    const std::string sid = handshake(port);
+    h.on_io([&] {
+      REQUIRE(h.sockets.size() == 1);
+      h.sockets[0]->send("abc", false);
+      h.sockets[0]->send(std::string("\x01\x02", 2), true);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK(h.on_io([&] { return h.sockets[0]->buffered_amount(); }) == 5);
+    CHECK(h.on_io([&] { return h.drains; }) == 0);
+    CHECK(http(port, "GET", "/socket.io/?EIO=4&transport=polling&sid=" + sid) == "4abc\x1e"
+                                                                                 "bAQI=");
+    CHECK(h.on_io([&] { return h.sockets[0]->buffered_amount(); }) == 0);
+    CHECK(h.on_io([&] { return h.drains; }) == 1);
+    // The client closes: the reason reaches the application and the session is freed.
+    CHECK(http(port, "POST", "/socket.io/?EIO=4&transport=polling&sid=" + sid, "1") == "ok");
+    h.on_io([&] {
+      CHECK(h.close_reasons == std::vector<std::string>{"transport close"});
+      CHECK(h.server->connection_count() == 0);
+      CHECK_FALSE(h.sockets[0]->is_open());
+      h.sockets.clear();
+    });
+  }
+  CHECK(engineio::Socket::live_count() == 0);
+}
+
+TEST_CASE("WebSocket: buffered_amount reflects unwritten bytes, on_drain once written") {
+  {
+    Harness h(test_config());
+    const auto port = h.port();
+    WsClient ws(port, "EIO=4&transport=websocket");
+    CHECK(ws.receive().substr(0, 8) == "0{\"maxPa");
+    const std::string big(24u << 20, 'x'); // more than loopback socket buffers hold
+    h.on_io([&] { h.sockets.at(0)->send(big, false); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the client is not reading
+    const auto pending = h.on_io([&] { return h.sockets[0]->buffered_amount(); });
+    CHECK(pending > 0);
+    CHECK(h.on_io([&] { return h.drains; }) == 0);
+    CHECK(ws.receive().size() == big.size() + 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(h.on_io([&] { return h.sockets[0]->buffered_amount(); }) == 0);
+    CHECK(h.on_io([&] { return h.drains; }) == 1);
+    // Messages both ways, then a server-side close.
+    ws.send("4ping-me");
+    h.on_io([&] {
+      h.sockets[0]->on_message([&](std::string d, bool) { h.sockets[0]->send(d, false); });
+    });
+    ws.send("4echo");
+    CHECK(ws.receive() == "4echo");
+    h.on_io([&] {
+      h.sockets[0]->close();
+      CHECK(h.close_reasons == std::vector<std::string>{"forced close"});
+      h.sockets.clear();
+    });
+  }
+  CHECK(engineio::Socket::live_count() == 0);
+}
+
+TEST_CASE("a missed pong closes with 'ping timeout'; the session is freed") {
+  {
+    auto config = test_config();
+    config.ping_interval = std::chrono::milliseconds(50);
+    config.ping_timeout = std::chrono::milliseconds(50);
+    Harness h(config);
+    handshake(h.port());
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    h.on_io([&] {
+      CHECK(h.close_reasons == std::vector<std::string>{"ping timeout"});
+      CHECK(h.server->connection_count() == 0);
+      h.sockets.clear();
+    });
+  }
+  CHECK(engineio::Socket::live_count() == 0);
+}
+
+TEST_CASE("the send queue is bounded: over max_buffered the socket is closed") {
+  auto config = test_config();
+  config.max_buffered = 1000;
+  Harness h(config);
+  handshake(h.port());
+  h.on_io([&] {
+    h.sockets.at(0)->send(std::string(600, 'a'), false);
+    CHECK(h.sockets[0]->is_open());
+    h.sockets[0]->send(std::string(600, 'b'), false);
+    CHECK_FALSE(h.sockets[0]->is_open());
+    CHECK(h.close_reasons == std::vector<std::string>{"transport error"});
+    h.sockets.clear();
+  });
+}
+
+TEST_CASE("upgrade from polling, then close_all and destruction with sessions open") {
+  {
+    Harness h(test_config());
+    const auto port = h.port();
+    const std::string sid = handshake(port);
+    WsClient ws(port, "EIO=4&transport=websocket&sid=" + sid);
+    ws.send("2probe");
+    CHECK(ws.receive() == "3probe");
+    h.on_io([&] { h.sockets.at(0)->send("during", false); });
+    CHECK(http(port, "GET", "/socket.io/?EIO=4&transport=polling&sid=" + sid) == "4during");
+    ws.send("5");
+    h.on_io([&] { h.sockets.at(0)->send("after", false); });
+    CHECK(ws.receive() == "4after");
+    CHECK(h.on_io([&] { return std::string(h.sockets[0]->transport_name()); }) == "websocket");
+    handshake(port); // a second, polling session left open
+    WsClient other(port, "EIO=4&transport=websocket");
+    other.receive();
+    h.on_io([&] {
+      CHECK(h.server->connection_count() == 3);
+      h.server->close_all();
+      CHECK(h.server->connection_count() == 0);
+      CHECK(h.close_reasons.size() == 3);
+      h.sockets.clear();
+    });
+    handshake(port); // open again while the harness destroys the server
+    WsClient last(port, "EIO=4&transport=websocket");
+    last.receive();
+  }
+  CHECK(engineio::Socket::live_count() == 0);
+}
