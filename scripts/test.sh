@@ -41,8 +41,13 @@ if ((${#e2e_tests[@]})); then
   grep -E '^# (pass|fail|skipped)' "$logs/e2e.tap"
 fi
 
+echo "== fuzzers (libFuzzer in build-fuzz, ${FUZZ_SECONDS:-20} s each, tests/fuzz/run.sh)"
+tests/fuzz/run.sh >"$logs/fuzz.tap" 2>"$logs/fuzz.log"
+grep -E '^(not ok|# (pass|fail|skipped))' "$logs/fuzz.tap"
+
 python3 tests/summarize.py \
   --meson release=build/meson-logs/testlog.json \
   --meson asan=build-asan/meson-logs/testlog.json \
   --tap e2e="$logs/e2e.tap" \
+  --tap fuzz="$logs/fuzz.tap" \
   --format "$logs/format.txt"
