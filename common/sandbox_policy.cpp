@@ -18,6 +18,7 @@ void read_namespaces(MappingReader r, NamespacePolicy &out) {
   r.read("ipc", out.ipc);
   r.read("uts", out.uts);
   r.read("cgroup", out.cgroup);
+  r.read("share_network", out.share_network);
   r.finish();
 }
 
@@ -97,7 +98,8 @@ nlohmann::json to_json(const SandboxPolicy &p) {
         {"network", p.namespaces.network},
         {"ipc", p.namespaces.ipc},
         {"uts", p.namespaces.uts},
-        {"cgroup", p.namespaces.cgroup}}},
+        {"cgroup", p.namespaces.cgroup},
+        {"share_network", p.namespaces.share_network}}},
       {"filesystem",
        {{"tmp_size", p.filesystem.tmp_size.bytes},
         {"read_only_paths", p.filesystem.read_only_paths},

@@ -20,6 +20,9 @@ struct NamespacePolicy {
   bool ipc = true;
   bool uts = true;
   bool cgroup = true;
+  // With network: join one empty network namespace made at start-up instead of creating one
+  // per run (faster; its loopback stays down). Needs a root launcher; rootless: per run.
+  bool share_network = true;
 };
 
 struct FilesystemPolicy {

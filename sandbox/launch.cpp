@@ -1,0 +1,387 @@
+#include "sandbox/launch.hpp"
+
+#include "sandbox/network.hpp"
+#include "sandbox/seccomp_filter.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace nospace::sandbox {
+
+namespace {
+
+// Where the child keeps what it needs until exec (everything else is closed).
+constexpr int kErrorFd = 3;       // close-on-exec: EOF in the parent means exec happened
+constexpr int kSeccompSyncFd = 4; // close-on-exec: GUARD's listener hand-over
+
+struct ChildFailure {
+  std::int32_t step;
+  std::int32_t err;
+  std::int32_t detail; // index of the mount op or rlimit that failed, else -1
+};
+
+// Everything the child reads, laid out by the parent before the clone: the child allocates
+// nothing and only dereferences these.
+struct ChildContext {
+  const LaunchPlan *plan;
+  const LaunchRequest *request;
+  char *const *argv;
+  char *const *envp;
+  int error_fd, go_fd, seccomp_fd, program_memfd;
+};
+
+[[noreturn]] void fail(ChildStep step, int err, int detail = -1) noexcept {
+  const ChildFailure report{std::int32_t(step), std::int32_t(err), std::int32_t(detail)};
+  // Best effort: if the parent is gone there is nobody to tell.
+  (void)!::write(kErrorFd, &report, sizeof report);
+  ::_exit(127);
+}
+
+void check(ChildStep step, int err, int detail = -1) noexcept {
+  if (err != 0)
+    fail(step, err, detail);
+}
+
+int errno_of(bool ok) noexcept { return ok ? 0 : errno; }
+
+int reset_signals() noexcept {
+  // The launcher may ignore SIGPIPE or block signals; the program starts from the defaults.
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      ::sigaction(sig, &dfl, nullptr); // glibc's internal signals refuse: harmless
+  sigset_t none;
+  sigemptyset(&none);
+  return errno_of(::sigprocmask(SIG_SETMASK, &none, nullptr) == 0);
+}
+
+// Moves the fds the child keeps to their fixed numbers and closes every other one, so no
+// launcher fd (listening socket, other runs' pipes, the policy file) reaches the program.
+int arrange_fds(const ChildContext &c) noexcept {
+  const LaunchRequest &r = *c.request;
+  int null_fd = -1;
+  if (r.stdin_fd < 0 || r.stdout_fd < 0 || r.stderr_fd < 0) {
+    null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd < 0)
+      return errno;
+  }
+  // Lift every source above the targets first, so no dup3 overwrites a source still needed.
+  int from[6] = {r.stdin_fd < 0 ? null_fd : r.stdin_fd,
+                 r.stdout_fd < 0 ? null_fd : r.stdout_fd,
+                 r.stderr_fd < 0 ? null_fd : r.stderr_fd,
+                 c.error_fd,
+                 c.seccomp_fd,
+                 c.program_memfd};
+  for (int &fd : from)
+    if (fd >= 0 && (fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 16)) < 0)
+      return errno;
+  for (int target = 0; target < 6; ++target) {
+    if (from[target] < 0)
+      continue;
+    // 0-2 and the program survive exec; the error pipe and seccomp socket must not.
+    const int flags = target == kErrorFd || target == kSeccompSyncFd ? O_CLOEXEC : 0;
+    if (::dup3(from[target], target, flags) < 0)
+      return errno;
+  }
+  return errno_of(::syscall(SYS_close_range, 6, ~0U, 0) == 0);
+}
+
+int write_program(const LaunchRequest &r) noexcept {
+  if (r.program.empty())
+    return 0;
+  const int fd = ::open(kProgramPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+  if (fd < 0)
+    return errno;
+  const char *data = r.program.data();
+  std::size_t left = r.program.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      const int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      return err;
+    }
+    data += n;
+    left -= std::size_t(n);
+  }
+  return errno_of(::close(fd) == 0);
+}
+
+int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
+  if (op == nullptr)
+    return -1;
+  if (op >= plan.before_pivot.data() && op < plan.before_pivot.data() + plan.before_pivot.size())
+    return int(op - plan.before_pivot.data());
+  return int(plan.before_pivot.size() + (op - plan.after_pivot.data()));
+}
+
+// THE CHECKLIST, child side. Runs right after the clone, inside every new namespace, still
+// holding every capability of its new user namespace. The order is the point:
+[[noreturn]] void child_main(const ChildContext &c) noexcept {
+  const LaunchPlan &plan = *c.plan;
+  const LaunchRequest &req = *c.request;
+  // 1. Die with the launcher: an orphaned run would escape its limits. First, so nothing
+  //    below can outlive a launcher that dies mid-launch.
+  check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
+  // 2. Wait until the parent has written the id maps (and joined the cgroup): before that
+  //    this process has no valid uid inside, and mounts would be created by an unmapped id.
+  //    EOF instead of the byte means the parent gave up (or died): stop.
+  {
+    char go = 0;
+    if (::read(c.go_fd, &go, 1) != 1)
+      fail(ChildStep::WaitForParent, errno ? errno : EPIPE);
+  }
+  // 2b. With a user namespace, switch to the run's ids now, before anything is created:
+  //    a launcher that is real root is still host uid 0 here, which is unmapped inside, and
+  //    files and mounts made by an unmapped id fail (EOVERFLOW). This keeps every capability:
+  //    they come from creating the namespace, not from the uid, and the kernel clears them
+  //    only on a change away from the namespace's uid 0, which is not mapped. Step 10 drops
+  //    them. Without a user namespace the ids change late (step 9): a real root would lose
+  //    the capabilities the mounts need.
+  if (plan.namespaces.user)
+    check(ChildStep::Identity, apply_identity(req.identity));
+  // 3. Signal dispositions and mask back to the defaults the program expects.
+  check(ChildStep::Signals, reset_signals());
+  //    A session of its own: no controlling terminal (so no TIOCSTI into the caller's
+  //    terminal, no SIGHUP/SIGINT from it), and a process group the supervisor can kill.
+  check(ChildStep::Session, errno_of(::setsid() >= 0));
+  // 4. Only stdio, the report pipe, the seccomp hand-over and the program's memfd remain.
+  check(ChildStep::FileDescriptors, arrange_fds(c));
+  // 5. The minimal root: private propagation, tmpfs root with read-only binds, /tmp, /proc,
+  //    /dev, pivot_root, old root detached, root read-only. Needs CAP_SYS_ADMIN in the new
+  //    user namespace, so before the ids and capabilities go.
+  if (plan.namespaces.mount) {
+    const MountOp *failed = nullptr;
+    if (int err = apply_mounts(plan.mounts, &failed))
+      fail(ChildStep::Mounts, err, mount_op_index(plan.mounts, failed));
+    // 6. The program text into the run's own /tmp: after the mounts (it must land on the
+    //    run's tmpfs, not the host), before the rlimits (RLIMIT_FSIZE would cut it short).
+    check(ChildStep::ProgramFile, write_program(req));
+  }
+  // 7. Hostname and loopback need CAP_SYS_ADMIN / CAP_NET_ADMIN in the new namespaces.
+  if (plan.namespaces.uts)
+    check(ChildStep::Hostname,
+          errno_of(::sethostname(plan.hostname.data(), plan.hostname.size()) == 0));
+  if (plan.namespaces.network && !plan.share_network)
+    check(ChildStep::Loopback, apply_loopback_up());
+  // 8. rlimits: lowering needs no privilege; before the ids so a failure is still reported
+  //    with the same regime, and after the program file (see 6).
+  {
+    const RlimitEntry *failed = nullptr;
+    if (int err = apply_rlimits(plan.rlimits, &failed))
+      fail(ChildStep::Rlimits, err, int(failed - plan.rlimits.data()));
+  }
+  // 9. Ids: groups, gid, uid (setgroups and setresgid need CAP_SETGID: before the drop).
+  if (!plan.namespaces.user)
+    check(ChildStep::Identity, apply_identity(req.identity));
+  // 10. Every capability, every set. After the ids (they needed CAP_SETUID/SETGID).
+  check(ChildStep::Capabilities, plan.capabilities->apply());
+  // The parent-death signal is cleared by credential changes; set it again now that they
+  //    are done (prctl is not in the seccomp allowlist, so it cannot come later).
+  check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
+  // 11. no_new_privs: exec can never gain privileges (setuid bits, file capabilities); also
+  //     what lets an unprivileged process load a seccomp filter.
+  check(ChildStep::NoNewPrivs, errno_of(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0));
+  // 12. seccomp LAST: with the ids set and the capabilities gone, the allowlist need not
+  //     permit setresuid, capset or prctl. Hands the listener to the parent (GUARD).
+  if (plan.seccomp != nullptr)
+    check(ChildStep::Seccomp, plan.seccomp->apply_in_child(kSeccompSyncFd));
+  // 13. exec. The report pipe closes on success; the parent reads EOF.
+  ::execve(c.argv[0], c.argv, c.envp);
+  fail(ChildStep::Exec, errno);
+}
+
+std::string describe_failure(const LaunchPlan &plan, const ChildFailure &f) {
+  std::string what = step_name(ChildStep(f.step));
+  if (ChildStep(f.step) == ChildStep::Mounts) {
+    const auto &b = plan.mounts.before_pivot, &a = plan.mounts.after_pivot;
+    if (f.detail < 0)
+      what += " (pivot_root)";
+    else if (std::size_t(f.detail) < b.size())
+      what += " (" + b[f.detail].describe() + ")";
+    else if (std::size_t(f.detail) - b.size() < a.size())
+      what += " (" + a[f.detail - b.size()].describe() + ")";
+  } else if (ChildStep(f.step) == ChildStep::Rlimits && f.detail >= 0 &&
+             std::size_t(f.detail) < plan.rlimits.size()) {
+    what += std::string(" (") + plan.rlimits[f.detail].name + ")";
+  }
+  return what + ": " + std::strerror(f.err);
+}
+
+std::vector<char *> c_strings(const std::vector<std::string> &strings) {
+  std::vector<char *> out;
+  for (const auto &s : strings)
+    out.push_back(const_cast<char *>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+pid_t clone_child(std::uint64_t flags, int *pidfd) {
+  clone_args args;
+  std::memset(&args, 0, sizeof args);
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = std::uint64_t(reinterpret_cast<std::uintptr_t>(pidfd));
+  args.exit_signal = SIGCHLD;
+  return pid_t(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+} // namespace
+
+const char *step_name(ChildStep step) {
+  switch (step) {
+  case ChildStep::ParentDeathSignal: return "parent-death-signal";
+  case ChildStep::WaitForParent: return "wait-for-parent";
+  case ChildStep::Signals: return "signals";
+  case ChildStep::Session: return "session";
+  case ChildStep::FileDescriptors: return "file-descriptors";
+  case ChildStep::Mounts: return "mounts";
+  case ChildStep::ProgramFile: return "program-file";
+  case ChildStep::Hostname: return "hostname";
+  case ChildStep::Loopback: return "loopback";
+  case ChildStep::Rlimits: return "rlimits";
+  case ChildStep::Identity: return "identity";
+  case ChildStep::Capabilities: return "capabilities";
+  case ChildStep::NoNewPrivs: return "no-new-privs";
+  case ChildStep::Seccomp: return "seccomp";
+  case ChildStep::Exec: return "exec";
+  }
+  return "unknown-step";
+}
+
+// THE CHECKLIST, parent side: what happens before the clone, the clone, and what the parent
+// does for the child afterwards. The child's half is child_main above.
+Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
+  Launched out;
+  auto failed = [&](const std::string &what, int err) {
+    out.failure = what + ": " + std::strerror(err);
+    return std::move(out);
+  };
+  // 1. Everything the child reads is laid out now: it must not allocate after the clone.
+  const std::vector<char *> argv = c_strings(req.argv), envp = c_strings(req.env);
+  if (req.argv.empty())
+    return failed("prepare: empty argv", EINVAL);
+  // 2. The report pipe (close-on-exec: EOF = exec done), the go pipe, the seccomp socket.
+  Pipe report, go;
+  if (!make_pipe(report, O_CLOEXEC) || !make_pipe(go, O_CLOEXEC))
+    return failed("prepare: pipe", errno);
+  UniqueFd seccomp_parent, seccomp_child;
+  if (plan.seccomp != nullptr) {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return failed("prepare: socketpair", errno);
+    seccomp_parent.reset(pair[0]);
+    seccomp_child.reset(pair[1]);
+  }
+  // 3. Without a mount namespace there is no private /tmp: the program goes in a sealed memfd.
+  UniqueFd program_memfd;
+  if (!plan.namespaces.mount && !req.program.empty()) {
+    program_memfd.reset(::memfd_create("program", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!program_memfd || ::write(program_memfd.get(), req.program.data(), req.program.size()) !=
+                              ssize_t(req.program.size()))
+      return failed("prepare: program memfd", errno ? errno : EIO);
+    ::fcntl(program_memfd.get(), F_ADD_SEALS,
+            F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+  }
+  const ChildContext ctx{&plan,
+                         &req,
+                         argv.data(),
+                         envp.data(),
+                         report.write.get(),
+                         go.read.get(),
+                         seccomp_child.get(),
+                         program_memfd.get()};
+  // 4. The namespaces come with the clone itself (one syscall, and the pid namespace needs
+  //    the child to be its first process). The shared network namespace is joined by the
+  //    parent around the clone: setns must precede the child's user namespace.
+  std::uint64_t flags = 0;
+  const NamespacePolicy &ns = plan.namespaces;
+  flags |= ns.user ? CLONE_NEWUSER : 0;
+  flags |= ns.pid ? CLONE_NEWPID : 0;
+  flags |= ns.mount ? CLONE_NEWNS : 0;
+  flags |= ns.network && !plan.share_network ? CLONE_NEWNET : 0;
+  flags |= ns.ipc ? CLONE_NEWIPC : 0;
+  flags |= ns.uts ? CLONE_NEWUTS : 0;
+  flags |= ns.cgroup ? CLONE_NEWCGROUP : 0;
+  const bool join_network = ns.network && plan.share_network;
+  if (join_network)
+    if (int err = plan.network->enter())
+      return failed("network: setns into the shared namespace", err);
+  int pidfd = -1;
+  const pid_t pid = clone_child(flags, &pidfd);
+  if (pid == 0)
+    child_main(ctx);
+  const int clone_errno = errno;
+  if (join_network && plan.network->leave() != 0) {
+    // The launcher itself would stay in the empty namespace: nothing sensible goes on.
+    std::perror("nospace-sandbox: setns back to the launcher's network namespace");
+    std::abort();
+  }
+  if (pid < 0)
+    return failed("clone", clone_errno);
+  out.pid = pid;
+  out.pidfd.reset(pidfd);
+  report.write.reset();
+  go.read.reset();
+  seccomp_child.reset();
+  // 5. From the parent, while the child waits: id maps (only a process outside the new user
+  //    namespace may write them), then the cgroup.
+  auto abort_child = [&](const std::string &what, int err) {
+    ::syscall(SYS_pidfd_send_signal, out.pidfd.get(), SIGKILL, nullptr, 0);
+    return failed(what, err);
+  };
+  if (ns.user) {
+    const char *what = "";
+    if (int err = write_id_maps_from_parent(pid, req.identity, &what))
+      return abort_child(std::string("id-maps: ") + what, err);
+  }
+  if (req.from_parent) {
+    const std::string problem = req.from_parent(pid);
+    if (!problem.empty()) {
+      ::syscall(SYS_pidfd_send_signal, out.pidfd.get(), SIGKILL, nullptr, 0);
+      out.failure = problem;
+      return out;
+    }
+  }
+  // 6. Let the child go.
+  const char byte = 1;
+  if (::write(go.write.get(), &byte, 1) != 1)
+    return abort_child("go", errno);
+  // 7. The seccomp listener, taken while the child waits just before exec.
+  if (plan.seccomp != nullptr) {
+    out.seccomp_listener =
+        SeccompFilter::take_listener_from_parent(out.pidfd.get(), seccomp_parent.get());
+    // On failure the child either reported a step (read below) or must not run unreported.
+    if (!out.seccomp_listener)
+      ::syscall(SYS_pidfd_send_signal, out.pidfd.get(), SIGKILL, nullptr, 0);
+  }
+  // 8. EOF: the exec happened. A record: the step that failed.
+  ChildFailure f{};
+  ssize_t n;
+  do
+    n = ::read(report.read.get(), &f, sizeof f);
+  while (n < 0 && errno == EINTR);
+  if (n == ssize_t(sizeof f))
+    out.failure = describe_failure(plan, f);
+  else if (plan.seccomp != nullptr && !out.seccomp_listener)
+    out.failure = "seccomp: the listener could not be taken";
+  return out;
+}
+
+} // namespace nospace::sandbox

@@ -1,0 +1,406 @@
+#include "sandbox/supervisor.hpp"
+
+#include "sandbox/cgroup.hpp"
+#include "sandbox/elf_libraries.hpp"
+#include "sandbox/launch.hpp"
+#include "sandbox/network.hpp"
+#include "sandbox/seccomp_filter.hpp"
+#include "sandbox/uid_range.hpp"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+
+namespace nospace::sandbox {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds kCpuCheckInterval{100};
+
+int send_signal(int pidfd, int sig) {
+  return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// CPU time of a process and of the descendants it has reaped, in ms (/proc/PID/stat fields
+// 14-17). A pid namespace's init reaps every orphan, so for a run's init this covers every
+// process that has ended, while the living ones are caught by their own RLIMIT_CPU and, with
+// a cgroup, by its accounting.
+std::uint64_t cpu_ms_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line))
+    return 0;
+  const auto close = line.rfind(')'); // the command name may contain spaces and parentheses
+  if (close == std::string::npos)
+    return 0;
+  std::istringstream fields(line.substr(close + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i)
+    fields >> skip;
+  std::uint64_t utime = 0, stime = 0, cutime = 0, cstime = 0;
+  fields >> utime >> stime >> cutime >> cstime;
+  return (utime + stime + cutime + cstime) * 1000 / std::uint64_t(::sysconf(_SC_CLK_TCK));
+}
+
+// Whether the process has a SIGTERM handler (SigCgt). A pid namespace's init with the default
+// action never sees SIGTERM at all (the kernel drops it), so it gets SIGKILL right away.
+bool catches_sigterm(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("SigCgt:", 0) == 0)
+      return (std::stoull(line.substr(7), nullptr, 16) >> (SIGTERM - 1)) & 1;
+  return false;
+}
+
+std::string signal_name(int sig) {
+  const char *abbrev = ::sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+} // namespace
+
+struct Supervisor::Impl {
+  struct Run {
+    RunId id = 0;
+    pid_t pid = -1;
+    UniqueFd pidfd;
+    UniqueFd listener;
+    std::optional<std::uint32_t> host_id;
+    std::optional<RunCgroup> cgroup;
+    Clock::time_point started;
+    EventLoop::TimerId wall_timer = 0, grace_timer = 0;
+    std::string end_reason, end_detail; // set when the supervisor ends the run
+    std::function<void(const RunResult &)> on_done;
+  };
+
+  EventLoop &loop;
+  const Policy policy;
+  const bool host_root;
+  UidRange uids;
+  CgroupSupport cgroups;
+  std::optional<SharedNetworkNamespace> network;
+  std::optional<SeccompFilter> seccomp;
+  std::shared_ptr<const CapabilityDrop> capabilities = std::make_shared<CapabilityDrop>();
+  std::map<std::string, std::shared_ptr<const LaunchPlan>> plans; // by interpreter path
+  std::map<RunId, Run> runs;
+  RunId next_id = 1;
+  EventLoop::TimerId cpu_timer = 0;
+
+  Impl(EventLoop &l, const Policy &p)
+      : loop(l), policy(p), host_root(running_as_host_root()), uids(p.sandbox.uid_range) {
+    const SandboxPolicy &sb = policy.sandbox;
+    if (!host_root && !sb.namespaces.user)
+      throw std::runtime_error("sandbox.namespaces.user is false, which needs the launcher to "
+                               "run as real root (it runs as uid " +
+                               std::to_string(::getuid()) + ")");
+    cgroups = RunCgroup::check_at_startup(sb.cgroup, std::cerr);
+    if (sb.namespaces.network && sb.namespaces.share_network && host_root)
+      network = SharedNetworkNamespace::create();
+    if (sb.seccomp.enabled)
+      seccomp = SeccompFilter::compile(sb.seccomp, policy.source);
+  }
+
+  std::shared_ptr<const LaunchPlan> plan_for(const std::string &interpreter) {
+    if (auto it = plans.find(interpreter); it != plans.end())
+      return it->second;
+    const SandboxPolicy &sb = policy.sandbox;
+    auto plan = std::make_shared<LaunchPlan>();
+    plan->namespaces = sb.namespaces;
+    plan->share_network = network.has_value();
+    plan->network = network ? &*network : nullptr;
+    if (sb.namespaces.mount)
+      plan->mounts = prepare_mount_plan({{interpreter}, &sb.filesystem, sb.namespaces.pid});
+    plan->rlimits = prepare_rlimits(sb.rlimits);
+    plan->capabilities = capabilities;
+    plan->seccomp = seccomp && seccomp->enabled() ? &*seccomp : nullptr;
+    plan->hostname = sb.filesystem.hostname;
+    plans.emplace(interpreter, plan);
+    return plan;
+  }
+
+  RunId start(RunSpec &&moved_spec, std::function<void(const RunResult &)> on_done) {
+    // Owned here: the child's stdio ends close when start() returns, so the caller's ends
+    // see EOF once the run is over.
+    RunSpec spec = std::move(moved_spec);
+    const RunId id = next_id++;
+    Run run;
+    run.id = id;
+    run.on_done = std::move(on_done);
+    run.started = Clock::now();
+    std::string failure;
+    try {
+      failure = launch_run(run, spec);
+    } catch (const std::exception &e) {
+      failure = std::string("prepare: ") + e.what();
+    }
+    if (!failure.empty()) {
+      finish_failed_start(std::move(run), failure);
+      return id;
+    }
+    const int pidfd = run.pidfd.get(), listener = run.listener.get();
+    run.wall_timer = loop.after(std::chrono::milliseconds(policy.sandbox.time.wall_ms),
+                                [this, id] { end(id, "wall-timeout", ""); });
+    runs.emplace(id, std::move(run));
+    loop.watch(pidfd, [this, id] { on_exit(id); });
+    if (listener >= 0)
+      loop.watch(listener, [this, id] { on_seccomp(id); });
+    if (cpu_timer == 0)
+      cpu_timer = loop.after(kCpuCheckInterval, [this] { check_cpu(); });
+    return id;
+  }
+
+  // Everything that may fail with a message, then launch(). Returns "" or the failure.
+  std::string launch_run(Run &run, RunSpec &spec) {
+    if (spec.argv.empty() || spec.argv[0].empty() || spec.argv[0][0] != '/')
+      return "prepare: argv[0] must be an absolute path";
+    const auto plan = plan_for(spec.argv[0]);
+    LaunchRequest req;
+    const std::string program_path = policy.sandbox.namespaces.mount
+                                         ? kProgramPath
+                                         : "/proc/self/fd/" + std::to_string(kProgramFd);
+    for (auto arg : spec.argv) {
+      for (auto at = arg.find("{program}"); at != std::string::npos;
+           at = arg.find("{program}", at + program_path.size()))
+        arg.replace(at, 9, program_path);
+      req.argv.push_back(std::move(arg));
+    }
+    req.env = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "TMPDIR=/tmp", "LANG=C.UTF-8"};
+    req.program = std::move(spec.program);
+    req.identity.user_namespace = policy.sandbox.namespaces.user;
+    req.identity.host_root = host_root;
+    if (host_root) {
+      run.host_id = uids.allocate();
+      if (!run.host_id)
+        return "uid-range: all " + std::to_string(uids.count()) + " ids are in use";
+      req.identity.host_uid = req.identity.host_gid = *run.host_id;
+    } else {
+      req.identity.host_uid = ::getuid();
+      req.identity.host_gid = ::getgid();
+    }
+    req.stdin_fd = spec.stdin_fd.get();
+    req.stdout_fd = spec.stdout_fd.get();
+    req.stderr_fd = spec.stderr_fd.get();
+    run.cgroup = RunCgroup::prepare(policy.sandbox.cgroup, "run" + std::to_string(run.id), cgroups);
+    if (run.cgroup)
+      req.from_parent = [&run](pid_t pid) -> std::string {
+        if (int err = run.cgroup->add_from_parent(pid))
+          return std::string("cgroup: ") + std::strerror(err);
+        return "";
+      };
+    Launched launched = launch(*plan, req);
+    run.pid = launched.pid;
+    run.pidfd = std::move(launched.pidfd);
+    run.listener = std::move(launched.seccomp_listener);
+    return launched.failure;
+  }
+
+  void finish_failed_start(Run run, const std::string &failure) {
+    if (run.pidfd) {
+      siginfo_t info{};
+      ::waitid(P_PIDFD, id_t(run.pidfd.get()), &info, WEXITED);
+    }
+    if (run.host_id)
+      uids.release(*run.host_id);
+    RunResult result;
+    result.reason = "start-failed";
+    result.detail = failure;
+    result.wall_ms = elapsed_ms(run.started);
+    // on_done never runs inside start(): callers may hold state start() is about to return.
+    auto done = std::make_shared<std::function<void(const RunResult &)>>(std::move(run.on_done));
+    loop.after(std::chrono::milliseconds(0), [done, result] { (*done)(result); });
+  }
+
+  static std::uint64_t elapsed_ms(Clock::time_point since) {
+    return std::uint64_t(
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count());
+  }
+
+  // Ends a run at once: SIGKILL to its init; the kernel kills the rest of the pid namespace.
+  void end(RunId id, const std::string &reason, const std::string &detail) {
+    auto it = runs.find(id);
+    if (it == runs.end())
+      return;
+    Run &run = it->second;
+    if (run.end_reason.empty()) { // the first reason stands (a kill in its grace stays "killed")
+      run.end_reason = reason;
+      run.end_detail = detail;
+    }
+    kill_all(run);
+  }
+
+  void kill_all(Run &run) {
+    send_signal(run.pidfd.get(), SIGKILL);
+    // Without a pid namespace the init's death takes nobody else along: the process group
+    // (the run is its own session) and the cgroup's processes are killed as well.
+    if (!policy.sandbox.namespaces.pid)
+      ::kill(-run.pid, SIGKILL);
+  }
+
+  void kill(RunId id, const std::string &reason) {
+    auto it = runs.find(id);
+    if (it == runs.end() || !it->second.end_reason.empty())
+      return;
+    Run &run = it->second;
+    run.end_reason = reason;
+    const auto grace = policy.sandbox.time.kill_grace_ms;
+    if (grace == 0 || !catches_sigterm(run.pid)) {
+      kill_all(run);
+      return;
+    }
+    send_signal(run.pidfd.get(), SIGTERM);
+    if (!policy.sandbox.namespaces.pid)
+      ::kill(-run.pid, SIGTERM);
+    run.grace_timer = loop.after(std::chrono::milliseconds(grace), [this, id] {
+      if (auto it = runs.find(id); it != runs.end()) {
+        it->second.grace_timer = 0;
+        kill_all(it->second);
+      }
+    });
+  }
+
+  void check_cpu() {
+    cpu_timer = 0;
+    const auto limit = policy.sandbox.time.cpu_ms;
+    std::vector<RunId> over;
+    for (auto &[id, run] : runs) {
+      std::uint64_t used = cpu_ms_of(run.pid);
+      if (used > limit)
+        over.push_back(id);
+    }
+    for (RunId id : over)
+      end(id, "cpu-timeout", "");
+    if (!runs.empty())
+      cpu_timer = loop.after(kCpuCheckInterval, [this] { check_cpu(); });
+  }
+
+  void on_seccomp(RunId id) {
+    auto it = runs.find(id);
+    if (it == runs.end())
+      return;
+    const auto refused = read_refusal(it->second.listener.get());
+    if (!refused) {
+      // Every task of the filter is gone: nothing more can be refused.
+      loop.unwatch(it->second.listener.get());
+      it->second.listener.reset();
+      return;
+    }
+    end(id, "seccomp", *refused);
+  }
+
+  void on_exit(RunId id) {
+    auto it = runs.find(id);
+    if (it == runs.end())
+      return;
+    Run &run = it->second;
+    siginfo_t info{};
+    rusage usage{};
+    // waitid through the pidfd reaps exactly this process (never another run's, never a pid
+    // that was reused); the rusage covers it and every descendant it reaped.
+    if (::syscall(SYS_waitid, P_PIDFD, run.pidfd.get(), &info, WEXITED | WNOHANG, &usage) != 0 ||
+        info.si_pid == 0)
+      return;
+    RunResult result = classify(run, info, usage);
+    loop.unwatch(run.pidfd.get());
+    if (run.listener) {
+      // A refusal still pending when the run died names the syscall that killed it.
+      if (result.reason != "seccomp" && result.signal == SIGSYS)
+        if (auto refused = read_refusal(run.listener.get()))
+          result.reason = "seccomp", result.detail = *refused;
+      loop.unwatch(run.listener.get());
+    }
+    if (run.wall_timer)
+      loop.cancel(run.wall_timer);
+    if (run.grace_timer)
+      loop.cancel(run.grace_timer);
+    if (run.host_id)
+      uids.release(*run.host_id);
+    auto on_done = std::move(run.on_done);
+    runs.erase(it); // closes the fds, removes the cgroup (killing anything left in it)
+    if (on_done)
+      on_done(result);
+  }
+
+  RunResult classify(Run &run, const siginfo_t &info, const rusage &usage) {
+    RunResult r;
+    r.wall_ms = elapsed_ms(run.started);
+    r.cpu_ms = std::uint64_t(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000 +
+               std::uint64_t(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000;
+    r.peak_memory_bytes = std::uint64_t(usage.ru_maxrss) * 1024;
+    bool oom = false;
+    if (run.cgroup) {
+      const CgroupUsage cg = run.cgroup->usage();
+      if (cg.peak_memory_bytes > 0)
+        r.peak_memory_bytes = cg.peak_memory_bytes;
+      oom = cg.oom_killed;
+    }
+    if (info.si_code == CLD_EXITED)
+      r.exit_code = info.si_status;
+    else
+      r.signal = info.si_status;
+    if (!run.end_reason.empty()) {
+      r.reason = run.end_reason;
+      r.detail = run.end_detail;
+    } else if (oom) {
+      r.reason = "memory";
+    } else if (r.exit_code) {
+      r.reason = "exited";
+    } else if (*r.signal == SIGSYS) {
+      r.reason = "seccomp"; // the killing variant of the filter, or a foreign-architecture call
+      r.detail = "unknown";
+    } else if (*r.signal == SIGXCPU ||
+               (*r.signal == SIGKILL && r.cpu_ms >= policy.sandbox.rlimits.cpu_seconds * 1000)) {
+      r.reason = "cpu-timeout"; // RLIMIT_CPU: SIGXCPU at the soft limit, SIGKILL at the hard
+    } else {
+      r.reason = "signaled";
+      r.detail = signal_name(*r.signal);
+    }
+    return r;
+  }
+
+  ~Impl() {
+    for (auto &[id, run] : runs) {
+      send_signal(run.pidfd.get(), SIGKILL);
+      siginfo_t info{};
+      ::waitid(P_PIDFD, id_t(run.pidfd.get()), &info, WEXITED);
+      loop.unwatch(run.pidfd.get());
+      if (run.listener)
+        loop.unwatch(run.listener.get());
+      if (run.wall_timer)
+        loop.cancel(run.wall_timer);
+      if (run.grace_timer)
+        loop.cancel(run.grace_timer);
+    }
+    if (cpu_timer)
+      loop.cancel(cpu_timer);
+  }
+};
+
+Supervisor::Supervisor(EventLoop &loop, const Policy &policy)
+    : impl_(std::make_unique<Impl>(loop, policy)) {}
+Supervisor::~Supervisor() = default;
+
+RunId Supervisor::start(RunSpec &&spec, std::function<void(const RunResult &)> on_done) {
+  return impl_->start(std::move(spec), std::move(on_done));
+}
+
+void Supervisor::kill(RunId id, const std::string &reason) { impl_->kill(id, reason); }
+
+std::size_t Supervisor::running() const { return impl_->runs.size(); }
+
+pid_t Supervisor::host_pid(RunId id) const {
+  auto it = impl_->runs.find(id);
+  return it == impl_->runs.end() ? 0 : it->second.pid;
+}
+
+} // namespace nospace::sandbox
