@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,28 +49,6 @@ bool is_under(const std::string &path, const std::string &dir) {
                          (dir == "/" || path[dir.size()] == '/'));
 }
 
-// The flags of the host mount holding `path` that a bind remount inside a user namespace must
-// keep (the kernel locks them: an unprivileged remount may add restrictions, never drop one).
-unsigned long locked_flags(const std::string &path) {
-  struct statvfs st;
-  if (::statvfs(path.c_str(), &st) != 0)
-    return 0;
-  unsigned long flags = 0;
-  if (st.f_flag & ST_NOSUID)
-    flags |= MS_NOSUID;
-  if (st.f_flag & ST_NODEV)
-    flags |= MS_NODEV;
-  if (st.f_flag & ST_NOEXEC)
-    flags |= MS_NOEXEC;
-  if (st.f_flag & ST_NOATIME)
-    flags |= MS_NOATIME;
-  if (st.f_flag & ST_NODIRATIME)
-    flags |= MS_NODIRATIME;
-  if (st.f_flag & ST_RELATIME)
-    flags |= MS_RELATIME;
-  return flags;
-}
-
 class Planner {
 public:
   explicit Planner(MountPlan &plan) : plan_(plan) {}
@@ -87,9 +64,6 @@ public:
       throw MountPlanError("'/' cannot be bound into the sandbox");
     for (std::size_t i = 0; i < parts.size(); ++i) {
       const std::string here = join(parts, 0, i + 1);
-      if (is_under(here, kStagingDir))
-        throw MountPlanError("'" + path + "' is under " + kStagingDir +
-                             ", where the sandbox's root is assembled; it cannot be bound");
       struct stat st;
       if (::lstat(here.c_str(), &st) != 0)
         throw MountPlanError("'" + path + "': " + here + " does not exist");
@@ -121,15 +95,19 @@ public:
     }
   }
 
-  void bind(const std::string &host, bool directory, unsigned long extra = MS_NOSUID | MS_NODEV) {
+  void bind(const std::string &host, bool directory,
+            std::uint64_t attributes = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV) {
+    if (plan_.binds.size() >= kMaxBinds)
+      throw MountPlanError("more than " + std::to_string(kMaxBinds) +
+                           " paths to bind; bind a directory instead (read_only_paths)");
     plan_.before_pivot.push_back({directory ? MountOp::Kind::MakeDir : MountOp::Kind::MakeFile,
                                   staged(host), "", "", 0, "", host});
-    // Not MS_REC: a recursive bind would bring submounts along, and the read-only remount
-    // below applies to the top mount only; submounts would stay writable.
-    plan_.before_pivot.push_back({MountOp::Kind::Mount, staged(host), host, "", MS_BIND, "", host});
-    plan_.before_pivot.push_back({MountOp::Kind::BindRemount, staged(host), "", "",
-                                  MS_REMOUNT | MS_BIND | MS_RDONLY | extra | locked_flags(host), "",
-                                  host});
+    // Not recursive: submounts would come along, and the read-only attribute applies to the
+    // top mount only. The clone is read-only before it is ever attached.
+    MountOp op{MountOp::Kind::Bind, staged(host), host, "", 0, "", host};
+    op.bind_index = int(plan_.binds.size());
+    plan_.before_pivot.push_back(op);
+    plan_.binds.push_back({host, attributes});
     plan_.bound_paths.push_back(host);
     if (directory)
       bound_dirs_.push_back(host);
@@ -158,6 +136,7 @@ std::string MountOp::describe() const {
   case Kind::MakeFile: return "create mount point " + inside_path;
   case Kind::Symlink: return "symlink " + inside_path + " -> " + source;
   case Kind::Mount: return (flags & MS_BIND ? "bind " : "mount " + fstype + " at ") + inside_path;
+  case Kind::Bind: return "bind " + inside_path;
   case Kind::BindRemount: return "remount read-only " + inside_path;
   }
   return inside_path;
@@ -172,6 +151,13 @@ MountPlan prepare_mount_plan(const MountPlanInputs &in) {
   // The new root: a tmpfs holding only mount points; read-only after the pivot.
   plan.before_pivot.push_back({K::Mount, root, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV,
                                "size=64k,nr_inodes=4096,mode=0755", "/"});
+  // /tmp: the only writable place, size-limited, sticky like a host /tmp. First, so that a
+  // bound path under /tmp (a program kept there) lands on it rather than under it.
+  const std::uint64_t tmp_bytes = in.filesystem ? in.filesystem->tmp_size.bytes : 16ull << 20;
+  plan.before_pivot.push_back({K::MakeDir, root + "/tmp", "", "", 0, "", "/tmp"});
+  plan.before_pivot.push_back({K::Mount, root + "/tmp", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV,
+                               "size=" + std::to_string(tmp_bytes) + ",nr_inodes=4096,mode=1777",
+                               "/tmp"});
   Planner planner(plan);
   // Policy paths first: a library under a bound directory is then visible already.
   if (in.filesystem)
@@ -189,19 +175,13 @@ MountPlan prepare_mount_plan(const MountPlanInputs &in) {
     if (!deps.interpreter.empty() && ::access("/etc/ld.so.cache", R_OK) == 0)
       planner.add("/etc/ld.so.cache");
   }
-  // /tmp: the only writable place, size-limited, sticky like a host /tmp.
-  const std::uint64_t tmp_bytes = in.filesystem ? in.filesystem->tmp_size.bytes : 16ull << 20;
-  plan.before_pivot.push_back({K::MakeDir, root + "/tmp", "", "", 0, "", "/tmp"});
-  plan.before_pivot.push_back({K::Mount, root + "/tmp", "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV,
-                               "size=" + std::to_string(tmp_bytes) + ",nr_inodes=4096,mode=1777",
-                               "/tmp"});
   // /dev: a tmpfs with binds of three host device nodes (binding needs no CAP_MKNOD, which a
   // user namespace never grants); read-only once filled. No nodev on these binds, of course.
   plan.before_pivot.push_back({K::MakeDir, root + "/dev", "", "", 0, "", "/dev"});
   plan.before_pivot.push_back({K::Mount, root + "/dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC,
                                "size=16k,nr_inodes=64,mode=0755", "/dev"});
   for (const char *node : kDevNodes)
-    planner.bind(node, false, MS_NOSUID | MS_NOEXEC);
+    planner.bind(node, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
   for (const char *fd : {"fd", "stdin", "stdout", "stderr"}) {
     const std::string target = std::string(fd) == "fd"
                                    ? "/proc/self/fd"
@@ -229,7 +209,7 @@ MountPlan prepare_mount_plan(const MountPlanInputs &in) {
 
 namespace {
 
-int apply_op(const MountOp &op) noexcept {
+int apply_op(const MountOp &op, const int *bind_fds) noexcept {
   using K = MountOp::Kind;
   switch (op.kind) {
   case K::MakeDir: return ::mkdir(op.target.c_str(), 0755) == 0 || errno == EEXIST ? 0 : errno;
@@ -247,6 +227,11 @@ int apply_op(const MountOp &op) noexcept {
                    op.data.empty() ? nullptr : op.data.c_str()) == 0
                ? 0
                : errno;
+  case K::Bind:
+    return ::move_mount(bind_fds[op.bind_index], "", AT_FDCWD, op.target.c_str(),
+                        MOVE_MOUNT_F_EMPTY_PATH) == 0
+               ? 0
+               : errno;
   case K::BindRemount:
     return ::mount(nullptr, op.target.c_str(), nullptr, op.flags, nullptr) == 0 ? 0 : errno;
   }
@@ -257,20 +242,42 @@ int apply_op(const MountOp &op) noexcept {
 
 int apply_mounts(const MountPlan &plan, const MountOp **failed) noexcept {
   *failed = nullptr;
-  for (const auto &op : plan.before_pivot)
-    if (int err = apply_op(op)) {
+  // Clone every bind source first, while the host's tree is still whole, and make each clone
+  // read-only (plus nosuid/nodev or noexec) before it is attached anywhere.
+  int bind_fds[kMaxBinds];
+  const std::size_t nbinds = plan.binds.size() < kMaxBinds ? plan.binds.size() : kMaxBinds;
+  int err = 0;
+  std::size_t opened = 0;
+  for (; opened < nbinds && err == 0; ++opened) {
+    const auto &bind = plan.binds[opened];
+    bind_fds[opened] =
+        ::open_tree(AT_FDCWD, bind.source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    mount_attr attr{};
+    attr.attr_set = bind.attributes;
+    if (bind_fds[opened] < 0 ||
+        ::mount_setattr(bind_fds[opened], "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+      err = errno;
+  }
+  for (const auto &op : plan.before_pivot) {
+    if (err != 0)
+      break;
+    if ((err = apply_op(op, bind_fds)) != 0)
       *failed = &op;
-      return err;
-    }
+  }
+  for (std::size_t i = 0; i < opened; ++i)
+    if (bind_fds[i] >= 0)
+      ::close(bind_fds[i]);
+  if (err != 0)
+    return err;
   // pivot_root(".", ".") stacks the old root on top of the new one; unmounting "." then
   // detaches the old root (and every host mount below it) from this namespace for good.
   if (::chdir(kStagingDir) != 0 || ::syscall(SYS_pivot_root, ".", ".") != 0 ||
       ::umount2(".", MNT_DETACH) != 0 || ::chdir("/") != 0)
     return errno;
   for (const auto &op : plan.after_pivot)
-    if (int err = apply_op(op)) {
+    if (int e = apply_op(op, nullptr)) {
       *failed = &op;
-      return err;
+      return e;
     }
   return 0;
 }

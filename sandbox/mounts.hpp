@@ -13,15 +13,20 @@
 
 #include "common/sandbox_policy.hpp"
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace nospace::sandbox {
 
-// Where the new root is assembled. A host path under it cannot be bound (the staging tmpfs
-// hides it in the child's mount namespace): prepare_mount_plan refuses such paths.
+// Where the new root is assembled (inside the child's own mount namespace). Every bind
+// source is cloned with open_tree() before the staging tmpfs goes on top, so host paths under
+// it (programs in /tmp) stay bindable.
 constexpr const char *kStagingDir = "/tmp";
+
+// More binds than this is a policy error (the child keeps their fds in a fixed array).
+constexpr std::size_t kMaxBinds = 64;
 
 class MountPlanError : public std::runtime_error {
 public:
@@ -34,7 +39,8 @@ struct MountOp {
     MakeFile,   // create an empty file as a bind mount point
     Symlink,    // symlink(source, target)
     Mount,      // mount(source, target, fstype, flags, data)
-    BindRemount // remount a bind mount with flags (read-only plus the host's locked flags)
+    Bind,       // attach the read-only clone of `source` (binds[bind_index]) at target
+    BindRemount // remount a mount with flags
   };
   Kind kind;
   std::string target; // absolute, under kStagingDir before pivot_root ("" never)
@@ -43,13 +49,19 @@ struct MountOp {
   unsigned long flags = 0;
   std::string data;
   std::string inside_path; // what a report calls it: the path the program sees
+  int bind_index = -1;     // Bind: which entry of MountPlan::binds
 
   std::string describe() const; // "bind /usr/lib/x/libc.so.6", for start-failed reports
 };
 
 struct MountPlan {
-  std::vector<MountOp> before_pivot;    // applied in order, then pivot_root
-  std::vector<MountOp> after_pivot;     // applied in order after the old root is detached
+  std::vector<MountOp> before_pivot; // applied in order, then pivot_root
+  std::vector<MountOp> after_pivot;  // applied in order after the old root is detached
+  struct BindSource {
+    std::string source;       // host path, cloned with open_tree(OPEN_TREE_CLONE)
+    std::uint64_t attributes; // MOUNT_ATTR_* set on the clone before it is attached
+  };
+  std::vector<BindSource> binds;
   std::vector<std::string> bound_paths; // host paths bound read-only, for tests and `check`
   bool proc = false;
 };
