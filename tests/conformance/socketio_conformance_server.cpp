@@ -2,7 +2,8 @@
 // Socket.IO protocol test suite (socket.io-protocol/test-suite) expects its reference server,
 // built from the same libraries as the gateway. See docs/conformance.md.
 //   socketio-conformance-server [--port N] [--address A] [--allowed-origin O]...
-//                               [--max-payload BYTES] [--engineio-echo]
+//                               [--max-payload BYTES] [--ping-interval MS] [--ping-timeout MS]
+//                               [--engineio-echo]
 // Prints "listening PORT" once ready (port 0 picks a free one).
 #include "gateway/engineio/server.hpp"
 #include "gateway/socketio/server.hpp"
@@ -11,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -29,6 +31,7 @@ struct Options {
   std::string address = "127.0.0.1";
   std::vector<std::string> allowed_origins{"*"};
   std::optional<std::size_t> max_payload;
+  std::optional<std::chrono::milliseconds> ping_interval, ping_timeout; // bench/socketio
   bool engineio_echo = false;
 };
 
@@ -74,6 +77,10 @@ Options parse_options(int argc, char **argv) {
       options.address = value;
     else if (flag == "--max-payload")
       options.max_payload = std::stoul(value);
+    else if (flag == "--ping-interval")
+      options.ping_interval = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--ping-timeout")
+      options.ping_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--allowed-origin") {
       if (!origins_given)
         options.allowed_origins.clear();
@@ -103,6 +110,10 @@ int main(int argc, char **argv) {
   config.allowed_origins = options.allowed_origins;
   if (options.max_payload)
     config.max_payload = *options.max_payload;
+  if (options.ping_interval)
+    config.ping_interval = *options.ping_interval;
+  if (options.ping_timeout)
+    config.ping_timeout = *options.ping_timeout;
 
   boost::asio::io_context io;
   engineio::Server engine(io, config);

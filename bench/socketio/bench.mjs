@@ -1,0 +1,164 @@
+// Socket.IO server benchmark, through the real npm socket.io-client, loopback only:
+//   1. memory per connection: RSS of the server process with N idle WebSocket connections
+//      minus its RSS before them, divided by N;
+//   2. round-trip time: one client, sequential "message-with-ack" calls (small events);
+//   3. messages per second: several clients keep a window of "message" events in flight and
+//      count the "message-back" replies.
+// The same run measures our socketio-conformance-server and the npm socket.io server
+// (echo-server.mjs), both with socket.io's default heartbeat. Usage (bench/socketio/run.sh):
+//   node bench.mjs SERVER_BINARY [connections]
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { io } from 'socket.io-client';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const ourBinary = process.argv[2];
+const connections = Number(process.argv[3] || 10000);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function rssKb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)[1]);
+}
+
+function start(command, args) {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  const waiters = [];
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+    for (const w of waiters.splice(0)) w();
+  });
+  const waitFor = (re) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${command}: no ${re}`)), 10000);
+      const check = () => {
+        const m = re.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          out = out.slice(m.index + m[0].length);
+          resolve(m);
+        } else waiters.push(check);
+      };
+      check();
+    });
+  return { child, waitFor };
+}
+
+async function settle(server) {
+  if (!server.gc) return sleep(2000);
+  server.child.stdin.write('gc\n');
+  await server.waitFor(/gc done\n/);
+  await sleep(1000);
+  server.child.stdin.write('gc\n');
+  await server.waitFor(/gc done\n/);
+}
+
+function connect(url) {
+  return new Promise((resolve, reject) => {
+    const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
+    socket.once('connect', () => resolve(socket));
+    socket.once('connect_error', reject);
+  });
+}
+
+async function openMany(url, n, batch = 200) {
+  const sockets = [];
+  for (let i = 0; i < n; i += batch) {
+    const count = Math.min(batch, n - i);
+    sockets.push(...(await Promise.all(Array.from({ length: count }, () => connect(url)))));
+  }
+  return sockets;
+}
+
+async function roundTrips(url, count) {
+  const socket = await connect(url);
+  const times = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise((resolve) => socket.emit('message-with-ack', 'ping', i, resolve));
+    times.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  socket.close();
+  times.sort((a, b) => a - b);
+  return { median_us: times[times.length >> 1], p99_us: times[Math.floor(times.length * 0.99)] };
+}
+
+async function throughput(url, clients, window, seconds) {
+  const sockets = await openMany(url, clients);
+  let replies = 0;
+  let running = true;
+  for (const socket of sockets) {
+    socket.on('message-back', () => {
+      replies++;
+      if (running) socket.emit('message', 'hello', 42);
+    });
+  }
+  await sleep(200);
+  const t0 = process.hrtime.bigint();
+  const before = replies;
+  for (const socket of sockets) for (let i = 0; i < window; i++) socket.emit('message', 'hello', 42);
+  await sleep(seconds * 1000);
+  const done = replies - before;
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+  running = false;
+  await sleep(300);
+  for (const socket of sockets) socket.close();
+  return Math.round(done / elapsed);
+}
+
+async function measure(name, command, args, gc) {
+  const server = { ...start(command, args), gc };
+  const [, port] = await server.waitFor(/listening (\d+)\n/);
+  const url = `http://127.0.0.1:${port}`;
+  const pid = server.child.pid;
+
+  // Warm up (JIT, allocator pools) before the baseline.
+  await roundTrips(url, 500);
+  (await openMany(url, 200)).forEach((s) => s.close());
+  await settle(server);
+  const before = rssKb(pid);
+
+  const idle = await openMany(url, connections);
+  await settle(server);
+  const after = rssKb(pid);
+  for (const s of idle) s.close();
+  await sleep(1000);
+
+  const rtt = await roundTrips(url, 2000);
+  const rate = await throughput(url, 20, 50, 5);
+  server.child.kill('SIGTERM');
+  await new Promise((r) => server.child.once('exit', r));
+  return {
+    server: name,
+    connections,
+    rss_before_kb: before,
+    rss_after_kb: after,
+    bytes_per_connection: Math.round(((after - before) * 1024) / connections),
+    rtt_median_us: Math.round(rtt.median_us),
+    rtt_p99_us: Math.round(rtt.p99_us),
+    messages_per_second: rate,
+  };
+}
+
+const results = [];
+results.push(
+  await measure('nospace socketio-conformance-server', ourBinary,
+    ['--port', '0', '--ping-interval', '25000', '--ping-timeout', '20000'], false)
+);
+results.push(
+  await measure(`npm socket.io ${JSON.parse(readFileSync(path.join(here, '../node_modules/socket.io/package.json'))).version}`,
+    process.execPath, ['--expose-gc', path.join(here, 'echo-server.mjs'), '0'], true)
+);
+for (const r of results) console.log(JSON.stringify(r));
+const [ours, theirs] = results;
+console.log(
+  `memory per connection: ${ours.bytes_per_connection} B vs ${theirs.bytes_per_connection} B ` +
+    `(${(ours.bytes_per_connection / theirs.bytes_per_connection).toFixed(2)}x); ` +
+    `messages/s: ${ours.messages_per_second} vs ${theirs.messages_per_second} ` +
+    `(${(ours.messages_per_second / theirs.messages_per_second).toFixed(2)}x); ` +
+    `RTT median: ${ours.rtt_median_us} us vs ${theirs.rtt_median_us} us`
+);
+process.exit(0);
