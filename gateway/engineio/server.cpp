@@ -268,21 +268,23 @@ void ServerImpl::watch_drain(std::shared_ptr<Session> session) {
 
 void ServerImpl::do_drain_check() {
   drain_timer_.expires_after(std::chrono::milliseconds(2));
-  drain_timer_.async_wait([this](const boost::system::error_code &ec) {
-    if (ec)
-      return;
-    auto watching = std::move(drain_watch_);
-    drain_watch_.clear();
-    for (auto &weak : watching) {
-      auto session = weak.lock();
-      if (session && !session->check_drained())
-        drain_watch_.push_back(std::move(session));
-    }
-    if (drain_watch_.empty())
-      drain_timer_armed_ = false;
-    else
-      do_drain_check();
-  });
+  // A timer that already fired runs its handler even after cancel(): check the server lives.
+  drain_timer_.async_wait(
+      [this, alive = std::weak_ptr<char>(alive_)](const boost::system::error_code &ec) {
+        if (ec || alive.expired())
+          return;
+        auto watching = std::move(drain_watch_);
+        drain_watch_.clear();
+        for (auto &weak : watching) {
+          auto session = weak.lock();
+          if (session && !session->check_drained())
+            drain_watch_.push_back(std::move(session));
+        }
+        if (drain_watch_.empty())
+          drain_timer_armed_ = false;
+        else
+          do_drain_check();
+      });
 }
 
 Server::Server(boost::asio::io_context &io, Config config)

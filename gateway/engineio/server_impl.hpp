@@ -69,6 +69,7 @@ private:
   std::vector<std::weak_ptr<Session>> drain_watch_;
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;
+  std::shared_ptr<char> alive_ = std::make_shared<char>(); // see do_drain_check
   transport::Listener listener_;
 };
 

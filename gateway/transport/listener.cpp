@@ -5,6 +5,8 @@
 #include <websocketpp/config/asio_no_tls.hpp>
 #include <websocketpp/server.hpp>
 
+#include <boost/asio/post.hpp>
+
 #include <stdexcept>
 
 namespace nospace::transport {
@@ -184,13 +186,35 @@ public:
     endpoint_.set_max_message_size(limits.max_message);
     endpoint_.set_max_http_body_size(limits.max_body);
     endpoint_.set_open_handshake_timeout(limits.request_timeout.count());
-    endpoint_.set_http_handler([this](websocketpp::connection_hdl hdl) { on_http(hdl); });
-    endpoint_.set_validate_handler(
-        [this](websocketpp::connection_hdl hdl) { return on_validate(hdl); });
-    endpoint_.set_open_handler([this](websocketpp::connection_hdl hdl) { on_open(hdl); });
-    endpoint_.set_message_handler([this](websocketpp::connection_hdl hdl,
-                                         Endpoint::message_ptr msg) { on_message(hdl, msg); });
-    endpoint_.set_close_handler([this](websocketpp::connection_hdl hdl) { on_close(hdl); });
+  }
+
+  // websocketpp copies these handlers into every connection, and connections can outlive the
+  // listener (a response still being written): they hold a weak reference and check it.
+  void clear_handlers() { handlers_ = Handlers{}; }
+
+  void install_handlers(const std::shared_ptr<ListenerImpl> &self) {
+    std::weak_ptr<ListenerImpl> weak = self;
+    endpoint_.set_http_handler([weak](websocketpp::connection_hdl hdl) {
+      if (auto self = weak.lock())
+        self->on_http(hdl);
+    });
+    endpoint_.set_validate_handler([weak](websocketpp::connection_hdl hdl) {
+      auto self = weak.lock();
+      return self && self->on_validate(hdl);
+    });
+    endpoint_.set_open_handler([weak](websocketpp::connection_hdl hdl) {
+      if (auto self = weak.lock())
+        self->on_open(hdl);
+    });
+    endpoint_.set_message_handler(
+        [weak](websocketpp::connection_hdl hdl, Endpoint::message_ptr msg) {
+          if (auto self = weak.lock())
+            self->on_message(hdl, msg);
+        });
+    endpoint_.set_close_handler([weak](websocketpp::connection_hdl hdl) {
+      if (auto self = weak.lock())
+        self->on_close(hdl);
+    });
   }
 
   ~ListenerImpl() { stop_accepting(); }
@@ -237,16 +261,21 @@ private:
       write_response(con, {417, {}, "Expect is not supported\n"}, false);
       return;
     }
+    if (!handlers_.on_http) { // shutting down
+      write_response(con, {503, {}, "shutting down\n"}, false);
+      return;
+    }
     auto exchange = std::make_shared<HttpExchangeImpl>(con, std::move(request));
-    if (handlers_.on_http)
-      handlers_.on_http(exchange);
+    handlers_.on_http(exchange);
     exchange->defer_if_pending();
   }
 
   bool on_validate(websocketpp::connection_hdl hdl) {
     auto con = endpoint_.get_con_from_hdl(hdl);
-    if (!handlers_.on_ws_validate)
-      return true;
+    if (!handlers_.on_ws_validate) { // shutting down
+      con->set_status(websocketpp::http::status_code::service_unavailable);
+      return false;
+    }
     HttpResponse refusal;
     refusal.status = 400;
     if (handlers_.on_ws_validate(read_request(con), refusal))
@@ -260,6 +289,7 @@ private:
     auto ws = std::make_shared<WsConnectionImpl>(con);
     if (handlers_.on_ws_open)
       handlers_.on_ws_open(ws, read_request(con));
+    // else: ws goes out of scope here and closes the connection
   }
 
   void on_message(websocketpp::connection_hdl hdl, Endpoint::message_ptr msg) {
@@ -282,8 +312,18 @@ private:
 };
 
 Listener::Listener(boost::asio::io_context &io, Limits limits, Handlers handlers)
-    : impl_(std::make_unique<ListenerImpl>(io, limits, std::move(handlers))) {}
-Listener::~Listener() = default;
+    : io_(io), impl_(std::make_shared<ListenerImpl>(io, limits, std::move(handlers))) {
+  impl_->install_handlers(impl_);
+}
+
+// The endpoint's pending accept completes (aborted) after stop_accepting, and its handler
+// uses the endpoint: it is freed only after that handler ran, by a handler queued behind it.
+// (The Listener must go before its io_context.)
+Listener::~Listener() {
+  impl_->stop_accepting();
+  impl_->clear_handlers(); // they point into the owner, which is going away
+  boost::asio::post(io_, [impl = std::move(impl_)] {});
+}
 void Listener::listen(const std::string &address, std::uint16_t port) {
   impl_->listen(address, port);
 }

@@ -76,7 +76,8 @@ public:
   void stop_accepting();
 
 private:
-  std::unique_ptr<ListenerImpl> impl_;
+  boost::asio::io_context &io_;
+  std::shared_ptr<ListenerImpl> impl_;
 };
 
 } // namespace nospace::transport
