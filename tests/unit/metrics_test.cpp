@@ -4,6 +4,9 @@
 
 #include "gateway/ops/endpoints.hpp"
 #include "gateway/ops/metrics.hpp"
+#include "gateway/ops/run_log_metrics.hpp"
+
+#include <nlohmann/json.hpp>
 
 #include <sstream>
 #include <stdexcept>
@@ -199,4 +202,61 @@ TEST_CASE("endpoints: healthz, readyz, metrics, HEAD, 405, not ours") {
 
   CHECK_FALSE(ep.handle("GET", "/healthzz"));
   CHECK_FALSE(ep.handle("GET", "/"));
+}
+
+TEST_CASE("metrics from the run log: connections, sessions, runs, bytes, refusals") {
+  using nlohmann::json;
+  GatewayMetrics m;
+  observe_run_log(m, {{"event", "connect"}, {"socket", "a"}});
+  observe_run_log(m, {{"event", "connect"}, {"socket", "b"}});
+  observe_run_log(m, {{"event", "run-start"}, {"session", "s1"}});
+  observe_run_log(m, {{"event", "run-start"}, {"session", "s2"}});
+  CHECK(m.sessions() == 2);
+  observe_run_log(m, {{"event", "run-end"},
+                      {"reason", "exited"},
+                      {"exitCode", 0},
+                      {"usage", {{"cpuMs", 3}, {"wallMs", 40}, {"peakMemoryBytes", 1}}},
+                      {"stdoutBytes", 100},
+                      {"stderrBytes", 0},
+                      {"status", "pending"}});
+  observe_run_log(m, {{"event", "run-end"},
+                      {"reason", "wall-timeout"},
+                      {"exitCode", nullptr},
+                      {"usage", {{"wallMs", 30000}}},
+                      {"stdoutBytes", 5},
+                      {"stderrBytes", 9},
+                      {"status", "error"}});
+  observe_run_log(m, {{"event", "disconnect"}, {"socket", "a"}});
+  observe_run_log(m, {{"event", "request-refused"},
+                      {"error", "too many programs running from 127.0.0.1: the limit is 4 at "
+                                "once (limits.max_runs_per_ip)"}});
+  observe_run_log(m, {{"event", "connect-refused"},
+                      {"error", "the server has reached its limit of 2 connections "
+                                "(limits.max_connections); try again later"}});
+  observe_run_log(m, {{"event", "request-refused"}, {"error", "options.language: unknown"}});
+  observe_run_log(m, {{"event", "listening"}, {"port", 1}});
+  observe_run_log(m, json("not an object"));
+
+  std::string text = m.render();
+  CHECK(m.connections() == 1);
+  CHECK(m.sessions() == 0);
+  CHECK(has_line(text, "nospace_connections_total 2"));
+  CHECK(has_line(text, "nospace_runs_total{reason=\"exited\",status=\"finished\"} 1"));
+  CHECK(has_line(text, "nospace_runs_total{reason=\"wall-timeout\",status=\"error\"} 1"));
+  CHECK(has_line(text, "nospace_run_duration_seconds_bucket{le=\"0.05\"} 1"));
+  CHECK(has_line(text, "nospace_run_duration_seconds_count 2"));
+  CHECK(has_line(text, "nospace_streamed_bytes_total{stream=\"stdout\"} 105"));
+  CHECK(has_line(text, "nospace_streamed_bytes_total{stream=\"stderr\"} 9"));
+  CHECK(has_line(text, "nospace_refusals_total{limit=\"max_runs_per_ip\"} 1"));
+  CHECK(has_line(text, "nospace_refusals_total{limit=\"max_connections\"} 1"));
+  CHECK(has_line(text, "nospace_refusals_total{limit=\"invalid-request\"} 1"));
+}
+
+TEST_CASE("final status of a run-end line still pending") {
+  using nlohmann::json;
+  CHECK(final_status({{"status", "killed"}, {"reason", "exited"}}) == "killed");
+  CHECK(final_status({{"status", "pending"}, {"reason", "exited"}, {"exitCode", 0}}) == "finished");
+  CHECK(final_status({{"status", "pending"}, {"reason", "exited"}, {"exitCode", 3}}) == "error");
+  CHECK(final_status({{"status", "pending"}, {"reason", "killed"}}) == "killed");
+  CHECK(final_status({{"status", "pending"}, {"reason", "memory"}}) == "error");
 }
