@@ -1,0 +1,355 @@
+// The launch sequence and the supervisor on the real kernel: fake-nospace20 under
+// `nospace-sandbox run` with the default policy, and a static probe (tests/fixtures/
+// sandbox_probe.c) that looks at the sandbox from inside while the test looks from the host.
+// Needs root and user namespaces: suite 'sandbox', not 'unit'.
+#include "common/policy.hpp"
+#include "sandbox/supervisor.hpp"
+#include "sandbox/user_namespace.hpp"
+#include "skip.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+using namespace nospace;
+using namespace nospace::sandbox;
+using std::chrono::milliseconds;
+
+namespace {
+
+const std::string kSandbox = NOSPACE_BUILD_ROOT "/sandbox/nospace-sandbox";
+const std::string kFake = NOSPACE_BUILD_ROOT "/tests/fixtures/fake-nospace20";
+const std::string kProbe = NOSPACE_BUILD_ROOT "/tests/fixtures/sandbox-probe";
+const std::string kDefaultPolicy = NOSPACE_SOURCE_ROOT "/policies/default.yaml";
+
+std::string skip_reason() {
+  if (!running_as_host_root())
+    return "needs real root (uid 0 in the initial user namespace)";
+  return "";
+}
+
+std::string read_all(int fd) {
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;)
+    out.append(buf, std::size_t(n));
+  return out;
+}
+
+std::string temp_path(const std::string &name) {
+  return "/tmp/launch_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+struct CliOutcome {
+  int status = -1;
+  std::string out, err;
+  nlohmann::json result;
+};
+
+// `nospace-sandbox run --policy P --program F --result R -- ARGV...`, stdout and stderr
+// captured separately (stderr via a file, so neither pipe can fill up and block the other).
+CliOutcome run_cli(const std::string &policy, const std::string &program,
+                   const std::vector<std::string> &argv) {
+  const std::string program_file = temp_path("program"), result_file = temp_path("result"),
+                    err_file = temp_path("stderr");
+  std::ofstream(program_file) << program;
+  std::vector<std::string> args = {kSandbox,     "run",      "--policy",  policy, "--program",
+                                   program_file, "--result", result_file, "--"};
+  args.insert(args.end(), argv.begin(), argv.end());
+  std::vector<char *> cargs;
+  for (auto &a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  int out_pipe[2];
+  REQUIRE(::pipe2(out_pipe, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  pid_t pid = -1;
+  REQUIRE(::posix_spawn(&pid, kSandbox.c_str(), &actions, nullptr, cargs.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out_pipe[1]);
+  CliOutcome o;
+  o.out = read_all(out_pipe[0]);
+  ::close(out_pipe[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  o.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_file);
+  o.err.assign(std::istreambuf_iterator<char>(err), {});
+  std::ifstream res(result_file);
+  if (res)
+    o.result = nlohmann::json::parse(res, nullptr, false);
+  for (const auto &f : {program_file, result_file, err_file})
+    ::unlink(f.c_str());
+  return o;
+}
+
+struct Outcome {
+  RunResult result;
+  std::string out;
+};
+
+// One run of the probe on a Supervisor in this process; `during` runs on the loop once the
+// probe's stdout contains `wait_for` (so the test acts while the run is alive).
+Outcome run_probe(const Policy &policy, const std::vector<std::string> &args,
+                  const std::string &wait_for = "",
+                  std::function<void(Supervisor &, RunId)> during = {}) {
+  EventLoop loop;
+  Supervisor supervisor(loop, policy);
+  Pipe out;
+  REQUIRE(make_pipe(out, O_CLOEXEC | O_NONBLOCK));
+  RunSpec spec;
+  spec.argv = {kProbe};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.stdout_fd = std::move(out.write);
+  Outcome o;
+  bool done = false, eof = false, acted = false;
+  const RunId id = supervisor.start(std::move(spec), [&](const RunResult &r) {
+    o.result = r;
+    done = true;
+  });
+  loop.watch(out.read.get(), [&] {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(out.read.get(), buf, sizeof buf)) > 0)
+      o.out.append(buf, std::size_t(n));
+    if (n == 0) {
+      eof = true;
+      loop.unwatch(out.read.get());
+    }
+    if (!acted && during && o.out.find(wait_for) != std::string::npos) {
+      acted = true;
+      during(supervisor, id);
+    }
+  });
+  loop.run_until([&] { return done && eof; });
+  return o;
+}
+
+Policy default_policy() { return load_policy(kDefaultPolicy); }
+
+// The host uid of a process (from /proc/PID/status), or -1.
+long host_uid_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Uid:", 0) == 0)
+      return std::stol(line.substr(4));
+  return -1;
+}
+
+// Every host process (zombies included) whose real uid is `uid`.
+std::vector<pid_t> processes_of_uid(long uid) {
+  std::vector<pid_t> out;
+  DIR *dir = ::opendir("/proc");
+  while (dirent *e = dir ? ::readdir(dir) : nullptr) {
+    const pid_t pid = pid_t(std::atoi(e->d_name));
+    if (pid > 0 && host_uid_of(pid) == uid)
+      out.push_back(pid);
+  }
+  if (dir)
+    ::closedir(dir);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("fake-nospace20 under `nospace-sandbox run`: output arrives, the exit code mirrors") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const auto o = run_cli(kDefaultPolicy, "print hello\neprint oops\nexit 3\n",
+                         {kFake, "--std", "standard", "{program}"});
+  INFO(o.err);
+  CHECK(o.status == 3);
+  CHECK(o.out == "hello\n");
+  CHECK(o.err == "oops\n");
+  CHECK(o.result["reason"] == "exited");
+  CHECK(o.result["exit_code"] == 3);
+  CHECK(o.result["wall_ms"].get<int>() >= 0);
+}
+
+TEST_CASE("`nospace-sandbox run`: a program killed by a signal mirrors as 128 + signal") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const std::string policy = temp_path("policy.yaml");
+  std::ifstream in(kDefaultPolicy);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text.replace(text.find("wall_ms: 30000"), 14, "wall_ms: 300");
+  std::ofstream(policy) << text;
+  const auto o = run_cli(policy, "print before\nsleep 20000\nprint after\n", {kFake, "{program}"});
+  ::unlink(policy.c_str());
+  CHECK(o.status == 128 + SIGKILL);
+  CHECK(o.out == "before\n");
+  CHECK(o.result["reason"] == "wall-timeout");
+  CHECK(o.result["signal"] == SIGKILL);
+}
+
+TEST_CASE("a program that cannot start is reported as start-failed with the cause") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const auto o = run_cli(kDefaultPolicy, "", {"/nonexistent/nospace20"});
+  CHECK(o.status == 125);
+  CHECK(o.result["reason"] == "start-failed");
+  CHECK(o.result["detail"].get<std::string>().find("prepare: '/nonexistent/nospace20'") == 0);
+}
+
+TEST_CASE("inside, the program is uid 1000 with no capabilities; on the host a uid of its own") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const Policy policy = default_policy();
+  long host_uid = -1;
+  const auto o = run_probe(policy, {"id", "caps", "sleep", "5000"}, "NoNewPrivs",
+                           [&](Supervisor &s, RunId id) {
+                             host_uid = host_uid_of(s.host_pid(id));
+                             s.kill(id, "killed");
+                           });
+  CHECK(o.out.find("uid=1000 gid=1000\n") == 0);
+  CHECK(o.out.find("CapEff=0000000000000000 CapBnd=0000000000000000 NoNewPrivs=1") !=
+        std::string::npos);
+  CHECK(host_uid >= long(policy.sandbox.uid_range.first));
+  CHECK(host_uid < long(policy.sandbox.uid_range.first + policy.sandbox.uid_range.count));
+  CHECK(o.result.reason == "killed");
+}
+
+TEST_CASE("hostname from the policy; the only network interface is loopback") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  for (bool shared : {true, false}) {
+    Policy policy = default_policy();
+    policy.sandbox.namespaces.share_network = shared;
+    policy.sandbox.filesystem.hostname = "probe-host";
+    const auto o = run_probe(policy, {"hostname", "interfaces"});
+    INFO("shared network namespace: " << shared);
+    CHECK(o.out == "probe-host\nlo \n");
+    CHECK(o.result.reason == "exited");
+  }
+  char host[256] = "";
+  ::gethostname(host, sizeof host);
+  CHECK(std::string(host) != "probe-host");
+}
+
+TEST_CASE("/ and every bound path are read-only; only /tmp is writable; the host is unchanged") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const std::string marker = "/launch_test_marker_" + std::to_string(::getpid());
+  const auto o = run_probe(default_policy(), {"write", marker, "write", kProbe, "write",
+                                              "/dev/launch_test", "write", "/tmp/x"});
+  CHECK(o.out == "EROFS\nEROFS\nEROFS\nok\n");
+  CHECK(::access(marker.c_str(), F_OK) != 0);
+  CHECK(::access("/tmp/x", F_OK) != 0);
+}
+
+TEST_CASE("/tmp is limited to the policy's size") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  Policy policy = default_policy();
+  policy.sandbox.filesystem.tmp_size.bytes = 1u << 20;
+  const auto o = run_probe(policy, {"fill-tmp"});
+  long long filled = -1;
+  char err[32] = "";
+  REQUIRE(std::sscanf(o.out.c_str(), "filled %lld %31s", &filled, err) == 2);
+  CHECK(std::string(err) == "ENOSPC");
+  CHECK(filled <= 1 << 20);
+  CHECK(filled >= 512 << 10);
+}
+
+TEST_CASE("the wall-clock limit kills the run") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  Policy policy = default_policy();
+  policy.sandbox.time.wall_ms = 300;
+  const auto o = run_probe(policy, {"sleep", "20000"});
+  CHECK(o.result.reason == "wall-timeout");
+  CHECK(o.result.signal == SIGKILL);
+  CHECK(o.result.wall_ms >= 300);
+  CHECK(o.result.wall_ms < 5000);
+}
+
+TEST_CASE("the CPU limit kills the run: the supervisor's check and RLIMIT_CPU") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  SECTION("time.cpu_ms, checked by the supervisor") {
+    Policy policy = default_policy();
+    policy.sandbox.time.cpu_ms = 300;
+    const auto o = run_probe(policy, {"spin"});
+    CHECK(o.result.reason == "cpu-timeout");
+    CHECK(o.result.cpu_ms >= 300);
+    CHECK(o.result.wall_ms < 10000);
+  }
+  SECTION("rlimits.cpu_seconds, enforced by the kernel") {
+    Policy policy = default_policy();
+    policy.sandbox.time.cpu_ms = 60000;
+    policy.sandbox.rlimits.cpu_seconds = 1;
+    const auto o = run_probe(policy, {"spin"});
+    CHECK(o.result.reason == "cpu-timeout");
+    CHECK(o.result.signal == SIGKILL);
+    CHECK(o.result.cpu_ms >= 1000);
+  }
+}
+
+TEST_CASE("kill: SIGTERM, then SIGKILL after the grace; at once without a SIGTERM handler") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  Policy policy = default_policy();
+  policy.sandbox.time.kill_grace_ms = 400;
+  std::chrono::steady_clock::time_point killed_at;
+  auto kill_now = [&](Supervisor &s, RunId id) {
+    killed_at = std::chrono::steady_clock::now();
+    s.kill(id, "killed");
+  };
+  const auto handled =
+      run_probe(policy, {"term-handler", "id", "sleep", "20000"}, "uid=", kill_now);
+  const auto handled_for = std::chrono::steady_clock::now() - killed_at;
+  CHECK(handled.result.reason == "killed");
+  CHECK(handled.result.signal == SIGKILL);
+  CHECK(handled.out.find("term\n") != std::string::npos); // it saw SIGTERM first
+  CHECK(handled_for >= milliseconds(400));
+
+  const auto plain = run_probe(policy, {"id", "sleep", "20000"}, "uid=", kill_now);
+  const auto plain_for = std::chrono::steady_clock::now() - killed_at;
+  CHECK(plain.result.reason == "killed");
+  CHECK(plain.result.signal == SIGKILL);
+  CHECK(plain_for < milliseconds(400));
+}
+
+TEST_CASE("nothing the program starts outlives the run; no zombies are left") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const Policy policy = default_policy();
+  long host_uid = -1;
+  // A setsid + double-fork grandchild, then the program ends on its own: the grandchild dies
+  // with the pid namespace.
+  const auto o =
+      run_probe(policy, {"orphan", "sleep", "300"}, "orphan ",
+                [&](Supervisor &s, RunId id) { host_uid = host_uid_of(s.host_pid(id)); });
+  CHECK(o.out.find("orphan ") == 0);
+  CHECK(o.result.reason == "exited");
+  REQUIRE(host_uid > 0);
+  CHECK(processes_of_uid(host_uid).empty());
+  // And killed while the grandchild lives.
+  const auto k =
+      run_probe(policy, {"orphan", "sleep", "20000"}, "orphan ", [&](Supervisor &s, RunId id) {
+        host_uid = host_uid_of(s.host_pid(id));
+        s.kill(id, "killed");
+      });
+  CHECK(k.result.reason == "killed");
+  CHECK(processes_of_uid(host_uid).empty());
+  // Every child of this process has been reaped.
+  errno = 0;
+  CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
+}
