@@ -58,17 +58,23 @@ void Limits::sweep(LimitClock::time_point now) {
   }
 }
 
-std::optional<std::string> Limits::admit_connection(const std::string &ip) {
-  if (++admissions_ % 1024 == 0)
-    sweep(LimitClock::now());
+std::optional<std::string> Limits::check_connection(const std::string &ip) const {
   if (connections_ >= policy_.max_connections)
     return "the server has reached its limit of " + std::to_string(policy_.max_connections) +
            " connections (limits.max_connections); try again later";
-  PerIp &e = entry(ip);
-  if (e.connections >= policy_.max_connections_per_ip)
+  auto it = per_ip_.find(ip);
+  if (it != per_ip_.end() && it->second.connections >= policy_.max_connections_per_ip)
     return "too many connections from " + ip + ": the limit is " +
            std::to_string(policy_.max_connections_per_ip) + " (limits.max_connections_per_ip)";
-  ++e.connections;
+  return std::nullopt;
+}
+
+std::optional<std::string> Limits::admit_connection(const std::string &ip) {
+  if (++admissions_ % 1024 == 0)
+    sweep(LimitClock::now());
+  if (auto refusal = check_connection(ip))
+    return refusal;
+  ++entry(ip).connections;
   ++connections_;
   return std::nullopt;
 }

@@ -38,6 +38,8 @@ public:
 
   // A Socket.IO connection; refused: a message. Release each admitted one exactly once.
   std::optional<std::string> admit_connection(const std::string &ip);
+  // Whether admit_connection would admit, taking nothing (for the CONNECT check).
+  std::optional<std::string> check_connection(const std::string &ip) const;
   void release_connection(const std::string &ip);
 
   // A run or compile: a session slot of the IP, a token of its rate, a sandbox slot. Takes all
