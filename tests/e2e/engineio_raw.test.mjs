@@ -230,7 +230,9 @@ test('garbage packets close the session', async () => {
   try {
     for (const garbage of ['9nine', 'bnot*base64', '', '4ok\x1e\x1e', 'x']) {
       const { sid } = await handshake(server);
-      await push(server, sid, garbage);
+      const pushed = await push(server, sid, garbage);
+      assert.equal(pushed.status, 400, JSON.stringify(garbage));
+      assert.deepEqual(JSON.parse(pushed.body), { code: 3, message: 'Bad request' });
       const res = await poll(server, sid);
       assert.equal(res.status, 400, JSON.stringify(garbage));
       assert.equal(JSON.parse(res.body).code, 1, JSON.stringify(garbage));
@@ -420,6 +422,26 @@ test('upgrade: a probe that never upgrades is closed after the upgrade timeout',
     await ws.closed;
     await push(server, sid, '4still-polling');
     assert.equal((await poll(server, sid)).body, '4still-polling');
+  } finally {
+    server.stop();
+  }
+});
+
+test('a close packet from a polling client ends its held GET with a noop and the session', async () => {
+  const server = await startServer(['--ping-interval', '5000']);
+  try {
+    const { sid } = await handshake(server);
+    const held = poll(server, sid);
+    await sleep(50);
+    assert.equal((await push(server, sid, '1')).status, 200);
+    assert.equal((await held).body, '6');
+    assert.equal(JSON.parse((await poll(server, sid)).body).code, 1);
+    // The same over WebSocket: the connection is closed.
+    const ws = await openWs(`${server.wsBase}?EIO=4&transport=websocket`);
+    await ws.next();
+    ws.send('1');
+    await ws.closed;
+    assert.deepEqual(await server.stats(), { sessions: 0, live: 0 });
   } finally {
     server.stop();
   }
