@@ -23,7 +23,8 @@ void read_namespaces(MappingReader r, NamespacePolicy &out) {
 }
 
 void read_filesystem(MappingReader r, FilesystemPolicy &out) {
-  r.read("tmp_size", out.tmp_size, 0, 1ull << 30);
+  // Not 0: a tmpfs of size 0 has no limit at all.
+  r.read("tmp_size", out.tmp_size, 64ull << 10, 1ull << 30);
   r.read("read_only_paths", out.read_only_paths);
   for (const auto &path : out.read_only_paths)
     if (path.empty() || path[0] != '/')
