@@ -631,6 +631,38 @@ TEST_CASE("escape: raw sockets") {
   check_syscall_case({{"rawsock"}, "socket", true, {}, {}, "escaped: raw socket"});
 }
 
+// Foreign ABIs: x32 syscall numbers and the i386 int 0x80 entry. Expected: the filter's
+// bad-architecture action kills the run outright (SIGSYS, reported as reason seccomp); the
+// program never prints an answer. Plainly, x32 fails with ENOSYS on kernels without x32 and
+// int 0x80 answers where the kernel has i386 emulation (skipped where it has none).
+TEST_CASE("escape: x32 syscalls") {
+  REQUIRE_BATTERY_CAN_RUN();
+  auto before = HostState::now();
+  auto o = sandboxed(kDefaultPolicy, {"x32"});
+  INFO(o.out << o.result.dump());
+  CHECK(reason(o) == "seccomp");
+  CHECK(o.result.value("signal", 0) == SIGSYS);
+  CHECK_FALSE(o.has_prefix("escaped: "));
+  CHECK_FALSE(o.has_prefix("blocked: "));
+  require_host_unchanged(before);
+  auto free = plainly({}, {"x32"});
+  CHECK((free.has_prefix("escaped: ") || free.has_prefix("blocked: ")));
+}
+
+TEST_CASE("escape: the i386 int 0x80 entry") {
+  REQUIRE_BATTERY_CAN_RUN();
+  auto free = plainly({}, {"int80"});
+  if (!free.has_prefix("escaped: "))
+    NOSPACE_SKIP("this kernel has no i386 syscall entry (int 0x80 faults even without a sandbox)");
+  auto before = HostState::now();
+  auto o = sandboxed(kDefaultPolicy, {"int80"});
+  INFO(o.out << o.result.dump());
+  CHECK(reason(o) == "seccomp");
+  CHECK(o.result.value("signal", 0) == SIGSYS);
+  CHECK_FALSE(o.has_prefix("escaped: "));
+  require_host_unchanged(before);
+}
+
 // ---- outliving the run -----------------------------------------------------------------------
 
 // setsid plus a double fork, the grandchild sleeping 3 s. Expected: the run ends when its

@@ -397,6 +397,21 @@ static int spin_ms(long ms) {
   return 0;
 }
 
+// x32: getpid through the x32 syscall numbers (nr | 0x40000000), an ABI a filter written for
+// x86_64 numbers might not expect.
+static int x32_case(void) {
+  say("try: x32 getpid");
+  return outcome(syscall(0x40000000 | SYS_getpid), "x32 syscall");
+}
+
+// int80: getpid (20) through the i386 entry, int 0x80.
+static int int80_case(void) {
+  say("try: int 0x80 getpid");
+  long rc;
+  __asm__ volatile("int $0x80" : "=a"(rc) : "a"(20) : "memory");
+  return outcome(rc, "i386 syscall");
+}
+
 // pause: a harmless target for ptrace, vmread and kill tests.
 static int pause_case(void) {
   say("ready %d", getpid());
@@ -467,6 +482,10 @@ int main(int argc, char **argv) {
     return sleep_ms(atol(a));
   if (!strcmp(c, "spin"))
     return spin_ms(atol(a));
+  if (!strcmp(c, "x32"))
+    return x32_case();
+  if (!strcmp(c, "int80"))
+    return int80_case();
   if (!strcmp(c, "pause"))
     return pause_case();
   fprintf(stderr, "hostile: unknown case '%s'\n", c);
