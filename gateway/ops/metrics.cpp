@@ -183,6 +183,7 @@ void GatewayMetrics::session_started() { sessions_.inc(); }
 void GatewayMetrics::session_ended() { sessions_.dec(); }
 void GatewayMetrics::sandbox_started() { sandboxes_.inc(); }
 void GatewayMetrics::sandbox_ended() { sandboxes_.dec(); }
+void GatewayMetrics::set_sandboxes_running(std::int64_t n) { sandboxes_.set(n); }
 
 void GatewayMetrics::run_finished(const std::string &status, const std::string &reason,
                                   std::uint64_t wall_ms) {

@@ -112,6 +112,8 @@ public:
   // A sandboxed process started (the launcher's Started) / was reaped (its Finished).
   void sandbox_started();
   void sandbox_ended();
+  // Or set from the launcher's own count, read when /metrics is scraped.
+  void set_sandboxes_running(std::int64_t n);
   // Once per session with a final status. status: finished | error | killed; reason: the
   // launcher's RunResult.reason (exited, signaled, wall-timeout, cpu-timeout, memory,
   // output-limit, seccomp, killed, start-failed) or "refused" when no run was started.
