@@ -7,8 +7,10 @@
 #include "sandbox/seccomp_filter.hpp"
 #include "sandbox/uid_range.hpp"
 
+#include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,12 +34,12 @@ int send_signal(int pidfd, int sig) {
   return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-// CPU time of a process and of the descendants it has reaped, in ms (/proc/PID/stat fields
-// 14-17). A pid namespace's init reaps every orphan, so for a run's init this covers every
-// process that has ended, while the living ones are caught by their own RLIMIT_CPU and, with
-// a cgroup, by its accounting.
-std::uint64_t cpu_ms_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+// CPU time of a process and of the descendants it has reaped, in clock ticks (/proc/PID/stat
+// fields 14-17). Summed over every process of a pid namespace this counts each process's time
+// exactly once: the living by their own, the ended by their reaper's (which is in the
+// namespace too: the init reaps every orphan).
+std::uint64_t cpu_ticks_of(const std::string &pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
   std::string line;
   if (!std::getline(in, line))
     return 0;
@@ -50,7 +52,32 @@ std::uint64_t cpu_ms_of(pid_t pid) {
     fields >> skip;
   std::uint64_t utime = 0, stime = 0, cutime = 0, cstime = 0;
   fields >> utime >> stime >> cutime >> cstime;
-  return (utime + stime + cutime + cstime) * 1000 / std::uint64_t(::sysconf(_SC_CLK_TCK));
+  return utime + stime + cutime + cstime;
+}
+
+ino_t pid_namespace_of(const std::string &pid) {
+  struct stat st;
+  return ::stat(("/proc/" + pid + "/ns/pid").c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// CPU ms of every run, by pid namespace: one pass over /proc for all runs together (cost
+// proportional to the host's processes, not to runs times processes).
+std::map<ino_t, std::uint64_t> cpu_ms_by_pid_namespace(const std::map<ino_t, bool> &wanted) {
+  std::map<ino_t, std::uint64_t> ticks;
+  if (DIR *dir = ::opendir("/proc")) {
+    while (dirent *e = ::readdir(dir)) {
+      if (e->d_name[0] < '1' || e->d_name[0] > '9')
+        continue;
+      const ino_t ns = pid_namespace_of(e->d_name);
+      if (wanted.count(ns))
+        ticks[ns] += cpu_ticks_of(e->d_name);
+    }
+    ::closedir(dir);
+  }
+  const std::uint64_t hz = std::uint64_t(::sysconf(_SC_CLK_TCK));
+  for (auto &[ns, t] : ticks)
+    t = t * 1000 / hz;
+  return ticks;
 }
 
 // Whether the process has a SIGTERM handler (SigCgt). A pid namespace's init with the default
@@ -78,6 +105,7 @@ struct Supervisor::Impl {
     UniqueFd listener;
     std::optional<std::uint32_t> host_id;
     std::optional<RunCgroup> cgroup;
+    ino_t pid_namespace = 0; // the run's own (0 without a pid namespace)
     Clock::time_point started;
     EventLoop::TimerId wall_timer = 0, grace_timer = 0;
     std::string end_reason, end_detail; // set when the supervisor ends the run
@@ -148,6 +176,8 @@ struct Supervisor::Impl {
       finish_failed_start(std::move(run), failure);
       return id;
     }
+    if (policy.sandbox.namespaces.pid)
+      run.pid_namespace = pid_namespace_of(std::to_string(run.pid));
     const int pidfd = run.pidfd.get(), listener = run.listener.get();
     run.wall_timer = loop.after(std::chrono::milliseconds(policy.sandbox.time.wall_ms),
                                 [this, id] { end(id, "wall-timeout", ""); });
@@ -272,10 +302,19 @@ struct Supervisor::Impl {
   void check_cpu() {
     cpu_timer = 0;
     const auto limit = policy.sandbox.time.cpu_ms;
+    std::map<ino_t, bool> namespaces;
+    for (auto &[id, run] : runs)
+      if (run.pid_namespace != 0)
+        namespaces[run.pid_namespace] = true;
+    const auto used = cpu_ms_by_pid_namespace(namespaces);
     std::vector<RunId> over;
     for (auto &[id, run] : runs) {
-      std::uint64_t used = cpu_ms_of(run.pid);
-      if (used > limit)
+      // Without a pid namespace: the init and what it reaped (RLIMIT_CPU bounds the rest).
+      const std::uint64_t ms =
+          run.pid_namespace != 0 ? (used.count(run.pid_namespace) ? used.at(run.pid_namespace) : 0)
+                                 : cpu_ticks_of(std::to_string(run.pid)) * 1000 /
+                                       std::uint64_t(::sysconf(_SC_CLK_TCK));
+      if (ms > limit)
         over.push_back(id);
     }
     for (RunId id : over)

@@ -290,6 +290,14 @@ TEST_CASE("the CPU limit kills the run: the supervisor's check and RLIMIT_CPU") 
     CHECK(o.result.cpu_ms >= 300);
     CHECK(o.result.wall_ms < 10000);
   }
+  SECTION("time.cpu_ms counts every process of the run, not just the first") {
+    // Two children spin while the program only waits: no single process nears a limit.
+    Policy policy = default_policy();
+    policy.sandbox.time.cpu_ms = 500;
+    const auto o = run_probe(policy, {"fork-spin", "2"});
+    CHECK(o.result.reason == "cpu-timeout");
+    CHECK(o.result.wall_ms < 15000);
+  }
   SECTION("rlimits.cpu_seconds, enforced by the kernel") {
     Policy policy = default_policy();
     policy.sandbox.time.cpu_ms = 60000;
