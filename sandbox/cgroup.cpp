@@ -191,6 +191,16 @@ int make_group(const std::string &path) {
   return mkdir(path.c_str(), 0755) == 0 ? 0 : errno;
 }
 
+// The base groups of one launcher, removed when nothing of it needs them any more (rmdir of
+// a base another launcher still uses fails with EBUSY and leaves it to that launcher).
+struct BaseKeeper {
+  std::vector<std::string> bases;
+  ~BaseKeeper() {
+    for (const auto &base : bases)
+      rmdir(base.c_str());
+  }
+};
+
 [[noreturn]] void fail(const std::string &what, int err) {
   throw std::runtime_error("cgroup: " + what + ": " + std::strerror(err));
 }
@@ -207,6 +217,9 @@ CgroupSupport probe_cgroup_support() {
   if (!v2.empty() && writable_dir(v2) && v2_usable(v2, support.notes)) {
     support.version = CgroupVersion::v2;
     support.v2_group = v2;
+    auto keeper = std::make_shared<BaseKeeper>();
+    keeper->bases.push_back(v2 + "/" + kBaseName);
+    support.base_keeper = keeper;
     return support;
   }
   if (v2.empty())
@@ -228,6 +241,11 @@ CgroupSupport probe_cgroup_support() {
   }
   support.version = CgroupVersion::v1;
   support.v1_swap_accounting = exists(support.v1_memory + "/memory.memsw.limit_in_bytes");
+  auto keeper = std::make_shared<BaseKeeper>();
+  for (const auto *group : {&support.v1_cpu, &support.v1_pids, &support.v1_memory})
+    if (!group->empty())
+      keeper->bases.push_back(*group + "/" + kBaseName);
+  support.base_keeper = keeper;
   return support;
 }
 
@@ -268,6 +286,7 @@ std::optional<RunCgroup> RunCgroup::prepare(const CgroupPolicy &policy, const st
   const std::string quota = std::to_string(kCpuPeriodUs * policy.cpu_percent / 100);
   RunCgroup group;
   group.version_ = support.version;
+  group.base_keeper_ = support.base_keeper;
   // Each step adds the group to paths_ first, so a failure half-way removes what was made.
   auto make = [&](const std::string &parent, const char *controllers) {
     std::string base = parent + "/" + kBaseName;
@@ -281,7 +300,7 @@ std::optional<RunCgroup> RunCgroup::prepare(const CgroupPolicy &policy, const st
     }
     std::string path = base + "/" + leaf;
     int err = make_group(path);
-    // Another launcher's last run may have removed the (then empty) base meanwhile.
+    // Another launcher that stopped may have removed the (then empty) base meanwhile.
     if (err == ENOENT && (mkdir(base.c_str(), 0755) == 0 || errno == EEXIST))
       err = make_group(path);
     if (err)
@@ -323,7 +342,8 @@ std::optional<RunCgroup> RunCgroup::prepare(const CgroupPolicy &policy, const st
 }
 
 RunCgroup::RunCgroup(RunCgroup &&other) noexcept
-    : version_(other.version_), paths_(std::move(other.paths_)) {
+    : version_(other.version_), paths_(std::move(other.paths_)),
+      base_keeper_(std::move(other.base_keeper_)) {
   other.paths_.clear();
 }
 
@@ -332,6 +352,7 @@ RunCgroup &RunCgroup::operator=(RunCgroup &&other) noexcept {
     remove();
     version_ = other.version_;
     paths_ = std::move(other.paths_);
+    base_keeper_ = std::move(other.base_keeper_);
     other.paths_.clear();
   }
   return *this;
@@ -366,13 +387,10 @@ CgroupUsage RunCgroup::usage() const {
 // The supervisor has normally reaped everything by now; whatever is left (a process that
 // escaped the pid namespace's teardown, or a run without a pid namespace) is killed first.
 void RunCgroup::remove() noexcept {
-  for (auto it = paths_.rbegin(); it != paths_.rend(); ++it) {
+  for (auto it = paths_.rbegin(); it != paths_.rend(); ++it)
     remove_group(*it);
-    // The base goes too once empty (EBUSY while other runs use it), so no directory of ours
-    // outlives the launcher inside a cgroup that is not ours.
-    rmdir(it->substr(0, it->rfind('/')).c_str());
-  }
   paths_.clear();
+  base_keeper_.reset(); // the last user of the base removes it
 }
 
 } // namespace nospace::sandbox

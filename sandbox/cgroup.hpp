@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,9 @@ struct CgroupSupport {
   std::string v2_group, v1_memory, v1_pids, v1_cpu;
   bool v1_swap_accounting = false; // memory.memsw.* exists: the limit covers swap too
   std::vector<std::string> notes;  // why v2 or v1 was not usable, one line each
+  // Removes our nospace-sandbox/ base groups (if empty) when the last copy of this support
+  // and the last RunCgroup made with it are gone: made once per launcher, not once per run.
+  std::shared_ptr<void> base_keeper;
 };
 
 CgroupSupport probe_cgroup_support();
@@ -78,6 +82,7 @@ private:
 
   CgroupVersion version_ = CgroupVersion::none;
   std::vector<std::string> paths_;
+  std::shared_ptr<void> base_keeper_;
 };
 
 } // namespace nospace::sandbox
