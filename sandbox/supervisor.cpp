@@ -55,6 +55,34 @@ std::uint64_t cpu_ticks_of(const std::string &pid) {
   return utime + stime + cutime + cstime;
 }
 
+// The real uid of a process, or -1 once it is gone.
+long uid_of(const std::string &pid) {
+  std::ifstream in("/proc/" + pid + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Uid:", 0) == 0)
+      return std::stol(line.substr(4));
+  return -1;
+}
+
+// SIGKILL to every host process of `uid` until none is left (a fork between the scan and the
+// kill is caught by the next pass; RLIMIT_NPROC bounds how many there can be).
+void kill_every_process_of(std::uint32_t uid) {
+  for (int pass = 0; pass < 100; ++pass) {
+    bool found = false;
+    if (DIR *dir = ::opendir("/proc")) {
+      while (dirent *e = ::readdir(dir)) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9' || uid_of(e->d_name) != long(uid))
+          continue;
+        found = true;
+        ::kill(pid_t(std::atoi(e->d_name)), SIGKILL);
+      }
+      ::closedir(dir);
+    }
+    if (!found)
+      return;
+  }
+}
+
 ino_t pid_namespace_of(const std::string &pid) {
   struct stat st;
   return ::stat(("/proc/" + pid + "/ns/pid").c_str(), &st) == 0 ? st.st_ino : 0;
@@ -362,6 +390,12 @@ struct Supervisor::Impl {
       loop.cancel(run.wall_timer);
     if (run.grace_timer)
       loop.cancel(run.grace_timer);
+    // Without a pid namespace the init's end takes nobody along: whatever the run started
+    // (setsid, double fork) still runs under the run's own uid, so it is found by that uid
+    // and killed before the uid goes back to the range. (Rootless runs share the caller's
+    // uid: there only the process group and the cgroup are killed.)
+    if (!policy.sandbox.namespaces.pid && run.host_id)
+      kill_every_process_of(*run.host_id);
     if (run.host_id)
       uids.release(*run.host_id);
     auto on_done = std::move(run.on_done);

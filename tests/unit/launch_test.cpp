@@ -141,7 +141,15 @@ Outcome run_probe(const Policy &policy, const std::vector<std::string> &args,
   return o;
 }
 
-Policy default_policy() { return load_policy(kDefaultPolicy); }
+// The default policy with a uid range of this test process's own: other launchers on this
+// host (parallel tests) allocate from the default range, and "no process of the run's uid
+// is left" must not see theirs.
+Policy default_policy() {
+  Policy p = load_policy(kDefaultPolicy);
+  p.sandbox.uid_range.first = 1000000 + std::uint32_t(::getpid() % 100000) * 16;
+  p.sandbox.uid_range.count = 16;
+  return p;
+}
 
 // The host uid of a process (from /proc/PID/status), or -1.
 long host_uid_of(pid_t pid) {
@@ -355,6 +363,18 @@ TEST_CASE("nothing the program starts outlives the run; no zombies are left") {
         s.kill(id, "killed");
       });
   CHECK(k.result.reason == "killed");
+  CHECK(processes_of_uid(host_uid).empty());
+  // Without a pid namespace the orphan is found by the run's uid and killed.
+  Policy no_pid = policy;
+  no_pid.sandbox.namespaces.pid = false;
+  const auto n =
+      run_probe(no_pid, {"orphan", "sleep", "300"}, "orphan ",
+                [&](Supervisor &s, RunId id) { host_uid = host_uid_of(s.host_pid(id)); });
+  CHECK(n.result.reason == "exited");
+  CHECK(n.out.find("orphan ") == 0);
+  REQUIRE(host_uid > 0);
+  for (int i = 0; i < 50 && !processes_of_uid(host_uid).empty(); ++i)
+    ::usleep(10000); // killed, then reaped by the host's init
   CHECK(processes_of_uid(host_uid).empty());
   // Every child of this process has been reaped.
   errno = 0;
