@@ -250,8 +250,15 @@ CgroupSupport probe_cgroup_support() {
 }
 
 CgroupSupport RunCgroup::check_at_startup(const CgroupPolicy &policy, std::ostream &log) {
-  CgroupSupport support = policy.mode == "off" ? CgroupSupport{} : probe_cgroup_support();
-  if (policy.mode == "off" || support.version != CgroupVersion::none)
+  return check_at_startup(policy, policy.mode == "off" ? CgroupSupport{} : probe_cgroup_support(),
+                          log);
+}
+
+CgroupSupport RunCgroup::check_at_startup(const CgroupPolicy &policy, CgroupSupport support,
+                                          std::ostream &log) {
+  if (policy.mode == "off")
+    return CgroupSupport{};
+  if (support.version != CgroupVersion::none)
     return support;
   std::string why;
   for (const auto &note : support.notes)

@@ -50,6 +50,9 @@ public:
   // At launcher start-up: mode "required" and no usable cgroups → throws std::runtime_error
   // naming what is missing; "best-effort" and none → writes one line saying so to `log`.
   static CgroupSupport check_at_startup(const CgroupPolicy &policy, std::ostream &log);
+  // The same decision for a given probe result (tests).
+  static CgroupSupport check_at_startup(const CgroupPolicy &policy, CgroupSupport support,
+                                        std::ostream &log);
 
   // In the parent before clone. Creates the run's group(s) and writes the limits. nullopt for
   // mode off, or best-effort on a host without cgroups. Throws std::runtime_error when a group

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -114,6 +115,37 @@ TEST_CASE("mode off and best-effort without cgroups give no group; required refu
   policy.mode = "required";
   CHECK_THROWS_WITH(RunCgroup::prepare(policy, "t-none", none),
                     "cgroup: required by the policy, but the host has none usable");
+}
+
+TEST_CASE("start-up: required refuses a host without cgroups, best-effort says so once") {
+  CgroupSupport none;
+  none.notes = {"cgroup v2: not mounted", "cgroup v1: the memory and pids controllers are not "
+                                          "both mounted and writable"};
+  CgroupPolicy policy;
+  std::ostringstream log;
+  policy.mode = "required";
+  CHECK_THROWS_WITH(RunCgroup::check_at_startup(policy, none, log),
+                    "sandbox.cgroup.mode is required but this host offers no usable cgroups "
+                    "(cgroup v2: not mounted; cgroup v1: the memory and pids controllers are "
+                    "not both mounted and writable)");
+  CHECK(log.str().empty());
+  policy.mode = "best-effort";
+  auto support = RunCgroup::check_at_startup(policy, none, log);
+  CHECK(support.version == CgroupVersion::none);
+  CHECK(log.str().rfind("nospace-sandbox: no usable cgroups (cgroup v2: not mounted; ", 0) == 0);
+  CHECK(log.str().find("best-effort") != std::string::npos);
+  const std::string said = log.str();
+  CHECK(std::count(said.begin(), said.end(), '\n') == 1);
+  policy.mode = "off";
+  std::ostringstream quiet;
+  CHECK(RunCgroup::check_at_startup(policy, none, quiet).version == CgroupVersion::none);
+  CHECK(quiet.str().empty());
+  // A host with cgroups passes every mode without a word.
+  CgroupSupport v1;
+  v1.version = CgroupVersion::v1;
+  policy.mode = "required";
+  CHECK(RunCgroup::check_at_startup(policy, v1, quiet).version == CgroupVersion::v1);
+  CHECK(quiet.str().empty());
 }
 
 TEST_CASE("the limits are written and the group is removed afterwards") {
