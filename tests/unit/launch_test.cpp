@@ -59,13 +59,15 @@ struct CliOutcome {
 
 // `nospace-sandbox run --policy P --program F --result R -- ARGV...`, stdout and stderr
 // captured separately (stderr via a file, so neither pipe can fill up and block the other).
-CliOutcome run_cli(const std::string &policy, const std::string &program,
-                   const std::vector<std::string> &argv) {
+CliOutcome run_cli_with(const std::string &policy, const std::string &program,
+                        const std::vector<std::string> &argv,
+                        const std::vector<std::string> &options) {
   const std::string program_file = temp_path("program"), result_file = temp_path("result"),
                     err_file = temp_path("stderr");
   std::ofstream(program_file) << program;
   std::vector<std::string> args = {kSandbox,     "run",      "--policy",  policy, "--program",
                                    program_file, "--result", result_file, "--"};
+  args.insert(args.begin() + 2, options.begin(), options.end());
   args.insert(args.end(), argv.begin(), argv.end());
   std::vector<char *> cargs;
   for (auto &a : args)
@@ -97,6 +99,11 @@ CliOutcome run_cli(const std::string &policy, const std::string &program,
   for (const auto &f : {program_file, result_file, err_file})
     ::unlink(f.c_str());
   return o;
+}
+
+CliOutcome run_cli(const std::string &policy, const std::string &program,
+                   const std::vector<std::string> &argv) {
+  return run_cli_with(policy, program, argv, {});
 }
 
 struct Outcome {
@@ -204,6 +211,28 @@ TEST_CASE("`nospace-sandbox run`: a program killed by a signal mirrors as 128 + 
   CHECK(o.out == "before\n");
   CHECK(o.result["reason"] == "wall-timeout");
   CHECK(o.result["signal"] == SIGKILL);
+}
+
+TEST_CASE("`nospace-sandbox run`: --stdin feeds the program; output past the limit ends it") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const std::string input = temp_path("stdin"), policy = temp_path("limit.yaml");
+  std::ofstream(input) << "line one\nline two\n";
+  auto o = run_cli_with(kDefaultPolicy, "cat\n", {kFake, "{program}"}, {"--stdin", input});
+  CHECK(o.out == "line one\nline two\n");
+  CHECK(o.result["reason"] == "exited");
+  ::unlink(input.c_str());
+
+  std::ifstream in(kDefaultPolicy);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text.replace(text.find("output_limit: 8M"), 16, "output_limit: 4096");
+  std::ofstream(policy) << text;
+  o = run_cli(policy, "flood 10000000\nprint not-reached\n", {kFake, "{program}"});
+  ::unlink(policy.c_str());
+  CHECK(o.result["reason"] == "output-limit");
+  CHECK(o.out.size() == 4096);
+  CHECK(o.out.find("not-reached") == std::string::npos);
+  CHECK(o.status == 128 + SIGKILL);
 }
 
 TEST_CASE("a program that cannot start is reported as start-failed with the cause") {
