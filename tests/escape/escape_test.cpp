@@ -697,7 +697,7 @@ TEST_CASE("escape: sleeping past the wall-clock limit") {
   CHECK(reason(o) == "wall-timeout");
   CHECK_FALSE(o.has_line("escaped: slept"));
   CHECK(o.result.value("wall_ms", 0) >= 1000);
-  CHECK(o.result.value("wall_ms", 0) < 2500);
+  CHECK(o.result.value("wall_ms", 0) < 5000); // generous: a loaded CI host
   require_host_unchanged(before);
 
   CHECK(plainly({}, {"sleep", "3000"}).has_line("escaped: slept"));
