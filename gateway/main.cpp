@@ -17,10 +17,10 @@
 #include "gateway/launcher/launcher_client.hpp"
 #include "gateway/nospace/run_launcher.hpp"
 #include "gateway/nospace/service.hpp"
+#include "gateway/ops/operations.hpp"
 #include "gateway/socketio/server.hpp"
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <nlohmann/json.hpp>
@@ -145,7 +145,9 @@ int check_policy(const std::string &path) {
 }
 
 int serve(const Options &options) {
-  RunLog log;
+  // Metrics and the running sessions come from the run log (gateway/ops/operations.hpp).
+  ops::Operations operations;
+  RunLog log(operations.log_sink());
   Policy policy;
   try {
     policy = load_policy(options.policy, overriding_environment());
@@ -188,6 +190,21 @@ int serve(const Options &options) {
   NospaceService service(io, policy, runs, log);
   service.attach(sio.of("/"));
 
+  // Operations (issue 6): /healthz, /readyz, /metrics, static files, and the SIGTERM drain
+  // (stop accepting, notify running sessions, wait server.drain_ms, kill, exit 0).
+  std::unique_ptr<ops::GracefulShutdown> drain;
+  try {
+    drain = operations.attach(
+        io, policy, engine, sio.of("/"), [&] { return launcher.connected(); },
+        [&] { return service.limits().sandboxes(); },
+        [&](const std::string &event, nlohmann::json fields) {
+          log.write(event, std::move(fields));
+        });
+  } catch (const std::exception &e) {
+    std::cerr << "nospace-gateway: " << e.what() << "\n";
+    return 1;
+  }
+
   try {
     engine.listen(policy.server.listen, static_cast<std::uint16_t>(policy.server.port));
   } catch (const std::exception &e) {
@@ -202,14 +219,7 @@ int serve(const Options &options) {
                           {"sandbox", sandbox},
                           {"interpreter", policy.interpreter.path}});
 
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code &, int signal) {
-    log.write("shutdown", {{"signal", signal}});
-    engine.stop_accepting();
-    engine.close_all(); // disconnect kills every run
-    io.stop();
-  });
-  io.run();
+  io.run(); // until the drain (or a lost launcher) stops it
   return 0;
 }
 

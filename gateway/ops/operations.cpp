@@ -45,9 +45,10 @@ void Operations::observe(const std::string &line) {
   }
 }
 
-void Operations::attach(boost::asio::io_context &io, const Policy &policy, engineio::Server &engine,
-                        socketio::Namespace &nsp, std::function<bool()> launcher_connected,
-                        std::function<std::size_t()> sandboxes_running, LogWriter log) {
+std::unique_ptr<GracefulShutdown>
+Operations::attach(boost::asio::io_context &io, const Policy &policy, engineio::Server &engine,
+                   socketio::Namespace &nsp, std::function<bool()> launcher_connected,
+                   std::function<std::size_t()> sandboxes_running, LogWriter log) {
   std::optional<StaticFiles> files;
   if (!policy.server.static_dir.empty())
     files.emplace(policy.server.static_dir);
@@ -98,9 +99,10 @@ void Operations::attach(boost::asio::io_context &io, const Policy &policy, engin
   // whatever is left.
   const auto kill_wait =
       std::chrono::milliseconds(policy.sandbox.time.kill_grace_ms) + std::chrono::seconds(2);
-  shutdown_ = std::make_unique<GracefulShutdown>(
+  auto shutdown = std::make_unique<GracefulShutdown>(
       io, metrics_, std::chrono::milliseconds(policy.server.drain_ms), kill_wait, std::move(hooks));
-  shutdown_->listen_for_signals();
+  shutdown->listen_for_signals();
+  return shutdown;
 }
 
 } // namespace nospace::ops

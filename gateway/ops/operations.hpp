@@ -4,8 +4,8 @@
 //   ops::Operations operations;
 //   RunLog log(operations.log_sink());          // metrics and running sessions from the log
 //   ...
-//   operations.attach(io, policy, engine, sio.of("/"), launcher_connected, sandboxes_running,
-//                     write_log);               // /healthz /readyz /metrics, static, SIGTERM
+//   auto drain = operations.attach(io, policy, engine, sio.of("/"), launcher_connected,
+//                                  sandboxes_running, write_log);  // endpoints, SIGTERM
 //
 // It never touches a session directly: the drain notifies sessions through their sockets and
 // kills runs by closing connections (a disconnect kills the run, and the launcher reaps it).
@@ -45,12 +45,14 @@ public:
   std::function<void(const std::string &line)> log_sink();
 
   // Registers /healthz, /readyz, /metrics and (server.static_dir) static files on the engine,
-  // and the graceful shutdown on SIGTERM/SIGINT (server.drain_ms). Throws std::runtime_error
-  // when server.static_dir cannot be opened. `sandboxes_running` is the launcher's count of
-  // live sandboxes; `finished` stops the io_context when the drain is over.
-  void attach(boost::asio::io_context &io, const Policy &policy, engineio::Server &engine,
-              socketio::Namespace &nsp, std::function<bool()> launcher_connected,
-              std::function<std::size_t()> sandboxes_running, LogWriter log);
+  // and returns the graceful shutdown, already waiting for SIGTERM/SIGINT (server.drain_ms):
+  // keep it alive after `io` is created and until io.run() returns (it holds timers on `io`).
+  // Throws std::runtime_error when server.static_dir cannot be opened. `sandboxes_running` is
+  // the launcher's count of live sandboxes.
+  [[nodiscard]] std::unique_ptr<GracefulShutdown>
+  attach(boost::asio::io_context &io, const Policy &policy, engineio::Server &engine,
+         socketio::Namespace &nsp, std::function<bool()> launcher_connected,
+         std::function<std::size_t()> sandboxes_running, LogWriter log);
 
   GatewayMetrics &metrics() { return metrics_; }
   // socket id -> the session running on it (from run-start/run-end lines).
@@ -63,7 +65,6 @@ private:
   GatewayMetrics metrics_;
   std::map<std::string, std::string> running_;
   std::unique_ptr<Endpoints> endpoints_;
-  std::unique_ptr<GracefulShutdown> shutdown_;
 };
 
 } // namespace nospace::ops
