@@ -40,13 +40,18 @@ struct ChildContext {
   const LaunchRequest *request;
   char *const *argv;
   char *const *envp;
-  int error_fd, go_fd, seccomp_fd, program_memfd;
+  int error_fd, go_fd, go_write_fd, seccomp_fd, program_memfd;
 };
+
+// Where fail() reports: the inherited pipe end until the fds are arranged, kErrorFd after.
+// A plain global: the child is a copy of the parent, writing it allocates nothing.
+int child_error_fd = -1;
 
 [[noreturn]] void fail(ChildStep step, int err, int detail = -1) noexcept {
   const ChildFailure report{std::int32_t(step), std::int32_t(err), std::int32_t(detail)};
   // Best effort: if the parent is gone there is nobody to tell.
-  (void)!::write(kErrorFd, &report, sizeof report);
+  if (child_error_fd >= 0)
+    (void)!::write(child_error_fd, &report, sizeof report);
   ::_exit(127);
 }
 
@@ -137,6 +142,9 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
 [[noreturn]] void child_main(const ChildContext &c) noexcept {
   const LaunchPlan &plan = *c.plan;
   const LaunchRequest &req = *c.request;
+  child_error_fd = c.error_fd;
+  // Our copy of the go pipe's write end: with it open, a dead parent would never read as EOF.
+  ::close(c.go_write_fd);
   // 1. Die with the launcher: an orphaned run would escape its limits. First, so nothing
   //    below can outlive a launcher that dies mid-launch.
   check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
@@ -164,6 +172,7 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   check(ChildStep::Session, errno_of(::setsid() >= 0));
   // 4. Only stdio, the report pipe, the seccomp hand-over and the program's memfd remain.
   check(ChildStep::FileDescriptors, arrange_fds(c));
+  child_error_fd = kErrorFd;
   // 5. The minimal root: private propagation, tmpfs root with read-only binds, /tmp, /proc,
   //    /dev, pivot_root, old root detached, root read-only. Needs CAP_SYS_ADMIN in the new
   //    user namespace, so before the ids and capabilities go.
@@ -299,14 +308,9 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
     ::fcntl(program_memfd.get(), F_ADD_SEALS,
             F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
   }
-  const ChildContext ctx{&plan,
-                         &req,
-                         argv.data(),
-                         envp.data(),
-                         report.write.get(),
-                         go.read.get(),
-                         seccomp_child.get(),
-                         program_memfd.get()};
+  const ChildContext ctx{
+      &plan,         &req,           argv.data(),         envp.data(),        report.write.get(),
+      go.read.get(), go.write.get(), seccomp_child.get(), program_memfd.get()};
   // 4. The namespaces come with the clone itself (one syscall, and the pid namespace needs
   //    the child to be its first process). The shared network namespace is joined by the
   //    parent around the clone: setns must precede the child's user namespace.

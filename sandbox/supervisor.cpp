@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -64,22 +65,45 @@ long uid_of(const std::string &pid) {
   return -1;
 }
 
-// SIGKILL to every host process of `uid` until none is left (a fork between the scan and the
-// kill is caught by the next pass; RLIMIT_NPROC bounds how many there can be).
+// The parent pid of a process (field 4 of /proc/PID/stat), or -1.
+pid_t parent_of(const std::string &pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string line;
+  if (!std::getline(in, line) || line.rfind(')') == std::string::npos)
+    return -1;
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string state;
+  long ppid = -1;
+  fields >> state >> ppid;
+  return pid_t(ppid);
+}
+
+// SIGKILL to every host process of `uid` until none is left, reaping those that became our
+// children (the supervisor is a child subreaper when runs have no pid namespace, so orphans
+// come to it rather than to a host init that may reap late or never). A fork between the
+// scan and the kill is caught by the next pass; RLIMIT_NPROC bounds how many there are.
 void kill_every_process_of(std::uint32_t uid) {
-  for (int pass = 0; pass < 100; ++pass) {
+  for (int pass = 0; pass < 1000; ++pass) {
+    std::vector<pid_t> ours;
     bool found = false;
     if (DIR *dir = ::opendir("/proc")) {
       while (dirent *e = ::readdir(dir)) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9' || uid_of(e->d_name) != long(uid))
           continue;
         found = true;
-        ::kill(pid_t(std::atoi(e->d_name)), SIGKILL);
+        const pid_t pid = pid_t(std::atoi(e->d_name));
+        ::kill(pid, SIGKILL);
+        if (parent_of(e->d_name) == ::getpid())
+          ours.push_back(pid);
       }
       ::closedir(dir);
     }
+    for (pid_t pid : ours)
+      ::waitpid(pid, nullptr, 0);
     if (!found)
       return;
+    if (ours.empty())
+      ::usleep(1000); // the dying are not ours yet: their parents are being killed
   }
 }
 
@@ -161,6 +185,11 @@ struct Supervisor::Impl {
                                "run as real root (it runs as uid " +
                                std::to_string(::getuid()) + ")");
     cgroups = RunCgroup::check_at_startup(sb.cgroup, std::cerr);
+    // Without pid namespaces, orphans of a run come to the supervisor, which kills and reaps
+    // them (kill_every_process_of) instead of leaving them to the host's init.
+    if (!sb.namespaces.pid && ::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+      throw std::runtime_error("prctl(PR_SET_CHILD_SUBREAPER): " +
+                               std::string(std::strerror(errno)));
     if (sb.namespaces.network && sb.namespaces.share_network && host_root)
       network = SharedNetworkNamespace::create();
     if (sb.seccomp.enabled)

@@ -404,6 +404,12 @@ TEST_CASE("nothing the program starts outlives the run; no zombies are left") {
   REQUIRE(host_uid > 0);
   for (int i = 0; i < 50 && !processes_of_uid(host_uid).empty(); ++i)
     ::usleep(10000); // killed, then reaped by the host's init
+  for (pid_t left : processes_of_uid(host_uid)) {
+    std::ifstream st("/proc/" + std::to_string(left) + "/stat");
+    std::string line;
+    std::getline(st, line);
+    UNSCOPED_INFO("left: " << line);
+  }
   CHECK(processes_of_uid(host_uid).empty());
   // Every child of this process has been reaped.
   errno = 0;
