@@ -61,7 +61,8 @@ struct CliOutcome {
 // captured separately (stderr via a file, so neither pipe can fill up and block the other).
 CliOutcome run_cli_with(const std::string &policy, const std::string &program,
                         const std::vector<std::string> &argv,
-                        const std::vector<std::string> &options) {
+                        const std::vector<std::string> &options,
+                        const std::vector<std::string> &prefix = {}) {
   const std::string program_file = temp_path("program"), result_file = temp_path("result"),
                     err_file = temp_path("stderr");
   std::ofstream(program_file) << program;
@@ -69,6 +70,7 @@ CliOutcome run_cli_with(const std::string &policy, const std::string &program,
                                    program_file, "--result", result_file, "--"};
   args.insert(args.begin() + 2, options.begin(), options.end());
   args.insert(args.end(), argv.begin(), argv.end());
+  args.insert(args.begin(), prefix.begin(), prefix.end());
   std::vector<char *> cargs;
   for (auto &a : args)
     cargs.push_back(a.data());
@@ -82,7 +84,7 @@ CliOutcome run_cli_with(const std::string &policy, const std::string &program,
                                    0600);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   pid_t pid = -1;
-  REQUIRE(::posix_spawn(&pid, kSandbox.c_str(), &actions, nullptr, cargs.data(), environ) == 0);
+  REQUIRE(::posix_spawn(&pid, cargs[0], &actions, nullptr, cargs.data(), environ) == 0);
   posix_spawn_file_actions_destroy(&actions);
   ::close(out_pipe[1]);
   CliOutcome o;
@@ -233,6 +235,20 @@ TEST_CASE("`nospace-sandbox run`: --stdin feeds the program; output past the lim
   CHECK(o.out.size() == 4096);
   CHECK(o.out.find("not-reached") == std::string::npos);
   CHECK(o.status == 128 + SIGKILL);
+}
+
+TEST_CASE("rootless: an unprivileged launcher gives the same sandbox (own network namespace)") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  if (::access("/usr/bin/setpriv", X_OK) != 0)
+    NOSPACE_SKIP("needs /usr/bin/setpriv (util-linux) to run the launcher as nobody");
+  const auto o =
+      run_cli_with(kDefaultPolicy, "", {kProbe, "id", "interfaces", "caps"}, {},
+                   {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  INFO(o.err);
+  CHECK(o.out ==
+        "uid=1000 gid=1000\nlo \nCapEff=0000000000000000 CapBnd=0000000000000000 NoNewPrivs=1 \n");
+  CHECK(o.result["reason"] == "exited");
 }
 
 TEST_CASE("a program that cannot start is reported as start-failed with the cause") {
