@@ -1,6 +1,8 @@
 #include "sandbox/service.hpp"
 
 #include <fcntl.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -62,6 +64,60 @@ UniqueFd listen_on(const std::string &path, uid_t gateway_uid) {
       ::listen(fd.get(), 16) != 0)
     throw std::runtime_error("service: listening on " + path + ": " + std::strerror(errno));
   return fd;
+}
+
+// What the launcher itself needs of root, each for a reason. Everything else leaves every
+// capability set, the bounding set included, before the first request is read: a launcher
+// subverted through its socket cannot load modules, reboot, set the clock, use raw sockets,
+// bpf or perf. Runs are unaffected: a new user namespace starts with a full set of its own,
+// and every run drops all of them before exec anyway.
+constexpr cap_value_t kLauncherCapabilities[] = {
+    CAP_SYS_ADMIN,       // clone with new namespaces, setns into the shared network namespace
+    CAP_SETUID,          // uid_map for the run's host uid; the child's setresuid
+    CAP_SETGID,          // gid_map, setgroups in the child
+    CAP_SETPCAP,         // the child drops its bounding set
+    CAP_SYS_CHROOT,      // pivot_root in the child when no user namespace is asked for
+    CAP_NET_ADMIN,       // the run's loopback interface
+    CAP_DAC_OVERRIDE,    // cgroup files, binding paths the policy names whatever their mode
+    CAP_DAC_READ_SEARCH, // the interpreter's libraries under restrictive directories
+    CAP_FOWNER,          // chmod/chown of the run's own mount points and cgroups
+    CAP_CHOWN,           // the same
+    CAP_KILL,            // signals to runs that have their own uid
+    CAP_SYS_RESOURCE,    // rlimits above the launcher's own, cgroup limits
+    CAP_SYS_PTRACE,      // /proc/<pid> of runs with another uid (CPU time, status)
+};
+
+// Not root (rootless mode): nothing to drop, the kernel gave the launcher no capability.
+void keep_only_launcher_capabilities() {
+  if (::geteuid() != 0)
+    return;
+  auto needed = [](cap_value_t cap) {
+    for (cap_value_t keep : kLauncherCapabilities)
+      if (cap == keep)
+        return true;
+    return false;
+  };
+  for (cap_value_t cap = 0; cap <= CAP_LAST_CAP; ++cap)
+    if (!needed(cap) && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+      throw std::runtime_error(std::string("service: dropping capabilities: ") +
+                               std::strerror(errno));
+  // Keep those of the list the launcher actually has (a container may have withheld some,
+  // e.g. CAP_SYS_RESOURCE): asking for more than the permitted set is EPERM.
+  cap_t now = cap_get_proc();
+  cap_t caps = cap_init();
+  bool ok = now && caps;
+  for (cap_value_t cap : kLauncherCapabilities) {
+    cap_flag_value_t has = CAP_CLEAR;
+    if (ok && cap_get_flag(now, cap, CAP_PERMITTED, &has) == 0 && has == CAP_SET)
+      ok = cap_set_flag(caps, CAP_PERMITTED, 1, &cap, CAP_SET) == 0 &&
+           cap_set_flag(caps, CAP_EFFECTIVE, 1, &cap, CAP_SET) == 0;
+  }
+  ok = ok && cap_set_proc(caps) == 0;
+  int err = errno;
+  cap_free(now);
+  cap_free(caps);
+  if (!ok)
+    throw std::runtime_error(std::string("service: dropping capabilities: ") + std::strerror(err));
 }
 
 } // namespace
@@ -293,6 +349,7 @@ int service_command(const std::vector<std::string> &args) {
                                  " is not a SOCK_SEQPACKET socket");
       ::fcntl(socket.get(), F_SETFD, FD_CLOEXEC);
     }
+    keep_only_launcher_capabilities();
     EventLoop loop;
     Supervisor supervisor(loop, policy);
     Service service(loop, supervisor, policy);

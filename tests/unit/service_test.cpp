@@ -14,6 +14,7 @@
 #include <boost/asio/streambuf.hpp>
 
 #include <dirent.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -266,6 +267,23 @@ TEST_CASE("service: output, exit codes and the documented argv") {
   REQUIRE(hello->result);
   CHECK(hello->result->reason == "exited");
   CHECK(hello->result->exit_code == 3);
+
+  // The launcher kept only the capabilities it needs (sandbox/service.cpp), in every set.
+  auto caps = [&](const char *field) {
+    std::ifstream in("/proc/" + std::to_string(l.pid) + "/status");
+    for (std::string line; std::getline(in, line);)
+      if (line.rfind(field, 0) == 0)
+        return std::stoull(line.substr(std::strlen(field)), nullptr, 16);
+    return ~0ull;
+  };
+  for (const char *set : {"CapEff:", "CapPrm:", "CapBnd:"}) {
+    INFO(set);
+    std::uint64_t v = caps(set);
+    CHECK((v >> CAP_SYS_ADMIN & 1) == 1);
+    for (int dropped : {CAP_SYS_MODULE, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_NET_RAW, CAP_BPF,
+                        CAP_PERFMON, CAP_SYS_RAWIO, CAP_MKNOD})
+      CHECK((v >> dropped & 1) == 0);
+  }
 
   auto echo = l.run(program("cat\n"), "some input\n");
   CHECK(echo->out == "some input\n");
