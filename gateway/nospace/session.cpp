@@ -151,8 +151,13 @@ void Session::on_started(std::string error, RunLauncher::Started started) {
 
   stdin_.assign(started.stdin_fd.release());
   const bool batch = request_.input_mode == InputMode::batch;
-  if (!request_.stdin_data.empty() || batch)
-    queue_stdin(std::move(request_.stdin_data), batch);
+  // stdinData goes before anything sent with nospace_stdin while the run was starting.
+  if (!request_.stdin_data.empty()) {
+    stdin_queued_ += request_.stdin_data.size();
+    stdin_queue_.push_front(std::move(request_.stdin_data));
+  }
+  stdin_close_after_ = batch;
+  do_write_stdin();
 }
 
 void Session::on_output_limit() {
@@ -337,7 +342,8 @@ void Session::queue_stdin(std::string data, bool close_after) {
 }
 
 void Session::do_write_stdin() {
-  if (stdin_writing_ || stdin_closed_)
+  // Input sent before the launcher's Started waits in the queue until stdin is open.
+  if (stdin_writing_ || stdin_closed_ || !stdin_.is_open())
     return;
   if (stdin_queue_.empty()) {
     if (stdin_close_after_)

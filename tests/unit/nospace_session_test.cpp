@@ -502,3 +502,16 @@ TEST_CASE("backpressure: a client that does not read stops the program's output"
   c.conn->on_kill(id_args(id), {});
   REQUIRE(w.run_until([&] { return w.launcher->alive() == 0; }));
 }
+
+TEST_CASE("input sent before the program started is kept and delivered in order") {
+  World w;
+  auto c = w.connect();
+  std::string id;
+  c.conn->on_run(run_args("prompt a\nprompt b"), false, [&](json r) { id = r["sessionId"]; });
+  REQUIRE(id.size() == 32);
+  c.conn->on_stdin(id_args(id, {{"data", "one"}}), {}); // the launcher has not answered yet
+  c.conn->on_stdin(id_args(id, {{"data", "two"}}), {});
+  REQUIRE(w.run_until([&] { return c.rec->final_for(id); }));
+  CHECK(c.rec->text("nospace_stdout", id) == "agot: one\nbgot: two\n");
+  check_flow(*c.rec, id, "running", "finished");
+}
