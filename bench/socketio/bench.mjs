@@ -4,13 +4,16 @@
 //   2. round-trip time: one client, sequential "message-with-ack" calls (small events);
 //   3. messages per second: several clients keep a window of "message" events in flight and
 //      count the "message-back" replies.
+// Also, for the breakdown, the memory of our Engine.IO layer alone (--engineio-echo, the
+// engine.io-client), so the Socket.IO layer's share is the difference.
 // The same run measures our socketio-conformance-server and the npm socket.io server
-// (echo-server.mjs), both with socket.io's default heartbeat. Usage (bench/socketio/run.sh):
+// (echo-server.mjs), both with socket.io's default heartbeat and connectTimeout. Usage (bench/socketio/run.sh):
 //   node bench.mjs SERVER_BINARY [connections]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Socket as EngineSocket } from 'engine.io-client';
 import { io } from 'socket.io-client';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -56,20 +59,41 @@ async function settle(server) {
   await server.waitFor(/gc done\n/);
 }
 
+const log = (...args) => console.error(new Date().toISOString().slice(11, 19), ...args);
+
 function connect(url) {
   return new Promise((resolve, reject) => {
     const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false });
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', reject);
+    const fail = (why) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(new Error(String(why)));
+    };
+    const timer = setTimeout(() => fail('connect timeout'), 30000);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('disconnect', fail);
+      resolve(socket);
+    });
+    socket.once('connect_error', fail);
+    socket.once('disconnect', fail);
   });
 }
 
+// Opens n connections, `batch` at a time; a failed attempt is retried (and counted).
 async function openMany(url, n, batch = 200) {
   const sockets = [];
-  for (let i = 0; i < n; i += batch) {
-    const count = Math.min(batch, n - i);
-    sockets.push(...(await Promise.all(Array.from({ length: count }, () => connect(url)))));
+  let failures = 0;
+  while (sockets.length < n) {
+    const count = Math.min(batch, n - sockets.length);
+    const results = await Promise.allSettled(Array.from({ length: count }, () => connect(url)));
+    for (const r of results) {
+      if (r.status === 'fulfilled') sockets.push(r.value);
+      else if (++failures > 100) throw new Error(`too many failed connections: ${r.reason}`);
+    }
+    if (sockets.length % 2000 < batch && n > 1000) log(`  ${sockets.length}/${n} connected`);
   }
+  if (failures) log(`  ${failures} connection attempt(s) failed and were retried`);
   return sockets;
 }
 
@@ -115,19 +139,23 @@ async function measure(name, command, args, gc) {
   const url = `http://127.0.0.1:${port}`;
   const pid = server.child.pid;
 
+  log(`${name}: warm-up`);
   // Warm up (JIT, allocator pools) before the baseline.
   await roundTrips(url, 500);
   (await openMany(url, 200)).forEach((s) => s.close());
   await settle(server);
   const before = rssKb(pid);
 
+  log(`${name}: opening ${connections} idle connections`);
   const idle = await openMany(url, connections);
   await settle(server);
   const after = rssKb(pid);
   for (const s of idle) s.close();
   await sleep(1000);
 
+  log(`${name}: round trips`);
   const rtt = await roundTrips(url, 2000);
+  log(`${name}: throughput`);
   const rate = await throughput(url, 20, 50, 5);
   server.child.kill('SIGTERM');
   await new Promise((r) => server.child.once('exit', r));
@@ -143,17 +171,50 @@ async function measure(name, command, args, gc) {
   };
 }
 
+// Memory per idle connection of our Engine.IO layer alone (transport + Engine.IO session).
+async function engineOnly(binary) {
+  const server = start(binary, ['--port', '0', '--engineio-echo', '--ping-interval', '25000',
+    '--ping-timeout', '20000']);
+  const [, port] = await server.waitFor(/listening (\d+)\n/);
+  const open = () =>
+    new Promise((resolve, reject) => {
+      const s = new EngineSocket(`ws://127.0.0.1:${port}`, { transports: ['websocket'] });
+      s.once('open', () => resolve(s));
+      s.once('error', reject);
+    });
+  for (let i = 0; i < 200; i++) (await open()).close();
+  await sleep(1000);
+  const before = rssKb(server.child.pid);
+  log(`engine.io layer alone: opening ${connections} idle connections`);
+  const sockets = [];
+  for (let i = 0; i < connections; i += 200)
+    sockets.push(...(await Promise.all(Array.from({ length: Math.min(200, connections - i) }, open))));
+  await sleep(2000);
+  const after = rssKb(server.child.pid);
+  for (const s of sockets) s.close();
+  server.child.kill('SIGTERM');
+  await new Promise((r) => server.child.once('exit', r));
+  await sleep(1000);
+  return Math.round(((after - before) * 1024) / connections);
+}
+
 const results = [];
 results.push(
   await measure('nospace socketio-conformance-server', ourBinary,
-    ['--port', '0', '--ping-interval', '25000', '--ping-timeout', '20000'], false)
+    ['--port', '0', '--ping-interval', '25000', '--ping-timeout', '20000',
+     '--connect-timeout', '45000'], false)
 );
 results.push(
   await measure(`npm socket.io ${JSON.parse(readFileSync(path.join(here, '../node_modules/socket.io/package.json'))).version}`,
     process.execPath, ['--expose-gc', path.join(here, 'echo-server.mjs'), '0'], true)
 );
+const engineBytes = await engineOnly(ourBinary);
 for (const r of results) console.log(JSON.stringify(r));
 const [ours, theirs] = results;
+console.log(
+  `breakdown of ours: transport + Engine.IO ${engineBytes} B, ` +
+    `Socket.IO layer ${ours.bytes_per_connection - engineBytes} B per connection`
+);
 console.log(
   `memory per connection: ${ours.bytes_per_connection} B vs ${theirs.bytes_per_connection} B ` +
     `(${(ours.bytes_per_connection / theirs.bytes_per_connection).toFixed(2)}x); ` +

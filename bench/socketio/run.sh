@@ -7,7 +7,10 @@ cd "$(dirname "$0")/../.."
 build=${1:-build}
 connections=${2:-10000}
 [[ -d bench/node_modules/socket.io ]] || (cd bench && npm ci)
-# The client process and each server hold one descriptor per connection.
-ulimit -n $((connections * 2 + 1024))
+# The client process and each server hold one descriptor per connection (plus a few): ask
+# for that much, or the hard limit when that is lower (a container may forbid raising it).
+want=$((connections + 1024)) hard=$(ulimit -Hn)
+[[ $hard != unlimited ]] && ((hard < want)) && want=$hard
+ulimit -n "$want"
 exec node bench/socketio/bench.mjs "$PWD/$build/tests/conformance/socketio-conformance-server" \
   "$connections"

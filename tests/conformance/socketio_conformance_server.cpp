@@ -3,7 +3,7 @@
 // built from the same libraries as the gateway. See docs/conformance.md.
 //   socketio-conformance-server [--port N] [--address A] [--allowed-origin O]...
 //                               [--max-payload BYTES] [--ping-interval MS] [--ping-timeout MS]
-//                               [--engineio-echo]
+//                               [--connect-timeout MS] [--engineio-echo]
 // Prints "listening PORT" once ready (port 0 picks a free one).
 #include "gateway/engineio/server.hpp"
 #include "gateway/socketio/server.hpp"
@@ -32,6 +32,7 @@ struct Options {
   std::vector<std::string> allowed_origins{"*"};
   std::optional<std::size_t> max_payload;
   std::optional<std::chrono::milliseconds> ping_interval, ping_timeout; // bench/socketio
+  std::chrono::milliseconds connect_timeout{1000};
   bool engineio_echo = false;
 };
 
@@ -81,6 +82,8 @@ Options parse_options(int argc, char **argv) {
       options.ping_interval = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--ping-timeout")
       options.ping_timeout = std::chrono::milliseconds(std::stoul(value));
+    else if (flag == "--connect-timeout")
+      options.connect_timeout = std::chrono::milliseconds(std::stoul(value));
     else if (flag == "--allowed-origin") {
       if (!origins_given)
         options.allowed_origins.clear();
@@ -121,7 +124,7 @@ int main(int argc, char **argv) {
   if (options.engineio_echo) {
     conformance::attach_engineio_echo(engine);
   } else {
-    sio.emplace(io, engine, socketio::Config{std::chrono::milliseconds(1000)});
+    sio.emplace(io, engine, socketio::Config{options.connect_timeout});
     attach_handlers(sio->of("/"));
     attach_handlers(sio->of("/custom"));
     // Refuses every CONNECT whose auth lacks {"token":"secret"}: a refused handshake.
