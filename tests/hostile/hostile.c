@@ -420,7 +420,32 @@ static int pause_case(void) {
   return 0;
 }
 
+// Started the way nospace-gateway starts an interpreter (`hostile --std L [...] FILE`), the
+// case and its arguments are the words of FILE's first line: the battery through the gateway
+// (tests/e2e/nospace_escape.test.mjs), where the client only controls the program text.
+static int words_from_program(int *argc, char ***argv) {
+  static char line[1024];
+  static char *words[32];
+  FILE *f = fopen((*argv)[*argc - 1], "r");
+  if (!f || !fgets(line, sizeof line, f)) {
+    say("cannot read the program %s", (*argv)[*argc - 1]);
+    return -1;
+  }
+  fclose(f);
+  int n = 0;
+  words[n++] = (*argv)[0];
+  char *save = NULL;
+  for (char *w = strtok_r(line, " \n", &save); w && n < 31; w = strtok_r(NULL, " \n", &save))
+    words[n++] = w;
+  words[n] = NULL;
+  *argc = n;
+  *argv = words;
+  return 0;
+}
+
 int main(int argc, char **argv) {
+  if (argc > 2 && !strcmp(argv[1], "--std") && words_from_program(&argc, &argv) != 0)
+    return 2;
   const char *c = argc > 1 ? argv[1] : "";
   const char *a = argc > 2 ? argv[2] : "";
   const char *b = argc > 3 ? argv[3] : "";
