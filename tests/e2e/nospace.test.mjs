@@ -251,7 +251,7 @@ test('output flood: chunks <= max_chunk, ~20 events/s per stream, every byte in 
   const seconds = (chunks[chunks.length - 1].at - chunks[0].at) / 1000;
   const rate = (chunks.length - 1) / seconds;
   assert.ok(seconds > 1.5, `took ${seconds} s`);
-  assert.ok(rate >= 12 && rate <= 26, `${chunks.length} events in ${seconds.toFixed(2)} s = ${rate.toFixed(1)}/s`);
+  assert.ok(rate >= 8 && rate <= 26, `${chunks.length} events in ${seconds.toFixed(2)} s = ${rate.toFixed(1)}/s`);
   assert.equal(t.stdout.length, 200 * 640);
 });
 
