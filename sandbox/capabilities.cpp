@@ -15,7 +15,7 @@ CapabilityDrop::CapabilityDrop() : empty_(cap_init()) {
 
 CapabilityDrop::~CapabilityDrop() { cap_free(empty_); }
 
-int CapabilityDrop::apply() const noexcept {
+int CapabilityDrop::apply_bounding() const noexcept {
   // Securebits first, while CAP_SETPCAP is still held: NOROOT and NO_SETUID_FIXUP (locked)
   // mean uid 0 inside never regains capabilities, not even through exec; KEEP_CAPS locked off.
   const unsigned long bits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
@@ -28,6 +28,10 @@ int CapabilityDrop::apply() const noexcept {
   for (int cap = 0; cap <= CAP_LAST_CAP; ++cap)
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
       return errno;
+  return 0;
+}
+
+int CapabilityDrop::apply_sets() const noexcept {
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
     return errno;
   if (cap_set_proc(empty_) != 0)

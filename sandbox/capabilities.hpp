@@ -14,10 +14,13 @@ public:
   CapabilityDrop &operator=(const CapabilityDrop &) = delete;
   ~CapabilityDrop();
 
-  // In the child, after the ids are set (setresuid/setgroups need CAP_SETUID/CAP_SETGID) and
-  // before no_new_privs and seccomp (so the filter need not allow capset or prctl). Returns
-  // 0 or errno.
-  int apply() const noexcept;
+  // In the child, before no_new_privs and seccomp (so the filter need not allow capset or
+  // prctl). Two halves, because a host-root child without a user namespace loses CAP_SETPCAP
+  // when it switches ids: apply_bounding() (securebits locked, bounding set emptied; needs
+  // CAP_SETPCAP) comes before that switch, apply_sets() (ambient, inheritable, permitted,
+  // effective) after it. With a user namespace both run after the ids are set. 0 or errno.
+  int apply_bounding() const noexcept;
+  int apply_sets() const noexcept;
 
 private:
   cap_t empty_;

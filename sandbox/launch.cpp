@@ -198,10 +198,17 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
       fail(ChildStep::Rlimits, err, int(failed - plan.rlimits.data()));
   }
   // 9. Ids: groups, gid, uid (setgroups and setresgid need CAP_SETGID: before the drop).
-  if (!plan.namespaces.user)
+  //     Without a user namespace the child is real root until here: the bounding set and
+  //     securebits go first (they need CAP_SETPCAP, which the switch to a non-zero uid
+  //     takes away).
+  if (!plan.namespaces.user) {
+    check(ChildStep::Capabilities, plan.capabilities->apply_bounding());
     check(ChildStep::Identity, apply_identity(req.identity));
+  }
   // 10. Every capability, every set. After the ids (they needed CAP_SETUID/SETGID).
-  check(ChildStep::Capabilities, plan.capabilities->apply());
+  if (plan.namespaces.user)
+    check(ChildStep::Capabilities, plan.capabilities->apply_bounding());
+  check(ChildStep::Capabilities, plan.capabilities->apply_sets());
   // The parent-death signal is cleared by credential changes; set it again now that they
   //    are done (prctl is not in the seccomp allowlist, so it cannot come later).
   check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));

@@ -278,6 +278,18 @@ TEST_CASE("inside, the program is uid 1000 with no capabilities; on the host a u
   CHECK(o.result.reason == "killed");
 }
 
+TEST_CASE("without a user namespace a root launcher runs the program as its uid-range id") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  Policy policy = default_policy();
+  policy.sandbox.namespaces.user = false;
+  const auto o = run_probe(policy, {"id", "caps", "write", "/x"});
+  const auto first = policy.sandbox.uid_range.first;
+  CHECK(o.out == "uid=" + std::to_string(first) + " gid=" + std::to_string(first) +
+                     "\nCapEff=0000000000000000 CapBnd=0000000000000000 NoNewPrivs=1 \nEROFS\n");
+  CHECK(o.result.reason == "exited");
+}
+
 TEST_CASE("hostname from the policy; the only network interface is loopback") {
   if (auto why = skip_reason(); !why.empty())
     NOSPACE_SKIP(why);
