@@ -3,9 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include "sandbox/check_command.hpp"
+#include "skip.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -21,18 +24,50 @@ struct Outcome {
   std::string out, err;
 };
 
-Outcome check(const std::string &yaml, std::vector<std::string> extra = {}) {
+// Runs the check on a policy file holding `yaml`. With `as_uid`, in a child that switched to
+// that uid and gid first (the rootless case).
+Outcome check(const std::string &yaml, std::vector<std::string> extra = {}, uid_t as_uid = 0) {
   char dir[] = "/tmp/nospace-check-XXXXXX";
   REQUIRE(mkdtemp(dir) != nullptr);
+  chmod(dir, 0755);
   const std::string path = std::string(dir) + "/policy.yaml";
   std::ofstream(path) << yaml;
+  chmod(path.c_str(), 0644);
   std::vector<std::string> args = {"--policy", path};
   args.insert(args.end(), extra.begin(), extra.end());
-  std::ostringstream out, err;
-  int status = nospace::sandbox::check_command(args, out, err);
+  Outcome o;
+  if (as_uid == 0) {
+    std::ostringstream out, err;
+    o.status = nospace::sandbox::check_command(args, out, err);
+    o.out = out.str();
+    o.err = err.str();
+  } else {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      close(fds[0]);
+      if (setresgid(as_uid, as_uid, as_uid) != 0 || setresuid(as_uid, as_uid, as_uid) != 0)
+        _exit(100);
+      std::ostringstream out, err;
+      int status = nospace::sandbox::check_command(args, out, err);
+      std::string text = out.str() + err.str();
+      (void)!write(fds[1], text.data(), text.size());
+      _exit(status);
+    }
+    close(fds[1]);
+    char buf[4096];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof buf)) > 0;)
+      o.out.append(buf, size_t(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    o.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
   unlink(path.c_str());
   rmdir(dir);
-  return {status, out.str(), err.str()};
+  return o;
 }
 
 } // namespace
@@ -85,4 +120,23 @@ TEST_CASE("check: usage errors exit 2") {
   CHECK(nospace::sandbox::check_command({}, out, err) == 2);
   CHECK(nospace::sandbox::check_command({"--bogus"}, out, err) == 2);
   CHECK(err.str().find("usage: nospace-sandbox check") != std::string::npos);
+}
+
+TEST_CASE("check: rootless, cgroups are unusable; best-effort runs, required does not") {
+  if (geteuid() != 0)
+    NOSPACE_SKIP("needs root to switch to an unprivileged uid for the rootless case");
+  const uid_t nobody = 65534;
+  auto relaxed = check("interpreter: {path: " + kFake + "}\n", {}, nobody);
+  INFO(relaxed.out);
+  CHECK(relaxed.out.find("root: false") != std::string::npos);
+  CHECK(relaxed.out.find("\"usable\":\"none\"") != std::string::npos);
+  CHECK(relaxed.out.find("rootless: the caller's uid is mapped") != std::string::npos);
+  CHECK(relaxed.out.find("best-effort: runs will start without cgroup limits") !=
+        std::string::npos);
+  auto strict = check("interpreter: {path: " + kFake + "}\nsandbox: {cgroup: {mode: required}}\n",
+                      {}, nobody);
+  INFO(strict.out);
+  CHECK(strict.status == 1);
+  CHECK(strict.out.find("  - sandbox.cgroup.mode is required, but no cgroups are usable here") !=
+        std::string::npos);
 }
