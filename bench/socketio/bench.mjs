@@ -133,42 +133,56 @@ async function throughput(url, clients, window, seconds) {
   return Math.round(done / elapsed);
 }
 
-async function measure(name, command, args, gc) {
-  const server = { ...start(command, args), gc };
+async function launch(name, command, args, gc) {
+  const server = { name, ...start(command, args), gc };
   const [, port] = await server.waitFor(/listening (\d+)\n/);
-  const url = `http://127.0.0.1:${port}`;
-  const pid = server.child.pid;
+  server.url = `http://127.0.0.1:${port}`;
+  return server;
+}
 
-  log(`${name}: warm-up`);
-  // Warm up (JIT, allocator pools) before the baseline.
-  await roundTrips(url, 500);
-  (await openMany(url, 200)).forEach((s) => s.close());
-  await settle(server);
-  const before = rssKb(pid);
-
-  log(`${name}: opening ${connections} idle connections`);
-  const idle = await openMany(url, connections);
-  await settle(server);
-  const after = rssKb(pid);
-  for (const s of idle) s.close();
-  await sleep(1000);
-
-  log(`${name}: round trips`);
-  const rtt = await roundTrips(url, 2000);
-  log(`${name}: throughput`);
-  const rate = await throughput(url, 20, 50, 5);
+async function stop(server) {
   server.child.kill('SIGTERM');
   await new Promise((r) => server.child.once('exit', r));
-  return {
-    server: name,
-    connections,
-    rss_before_kb: before,
-    rss_after_kb: after,
-    bytes_per_connection: Math.round(((after - before) * 1024) / connections),
-    rtt_median_us: Math.round(rtt.median_us),
-    rtt_p99_us: Math.round(rtt.p99_us),
-    messages_per_second: rate,
-  };
+}
+
+// RSS per idle connection; the server runs alone meanwhile.
+async function memory(server) {
+  log(`${server.name}: warm-up`);
+  // Warm up (JIT, allocator pools) before the baseline.
+  await roundTrips(server.url, 500);
+  (await openMany(server.url, 200)).forEach((s) => s.close());
+  await settle(server);
+  const before = rssKb(server.child.pid);
+  log(`${server.name}: opening ${connections} idle connections`);
+  const idle = await openMany(server.url, connections);
+  await settle(server);
+  const after = rssKb(server.child.pid);
+  for (const s of idle) s.close();
+  await sleep(1000);
+  return { before, after, bytes: Math.round(((after - before) * 1024) / connections) };
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+// Round trips and throughput, the two servers taking turns (three rounds each), so that a
+// change of load on the machine during the run hits both alike; medians are reported.
+async function speed(servers, rounds = 3) {
+  const out = servers.map(() => ({ rtt: [], p99: [], rate: [] }));
+  for (let round = 1; round <= rounds; round++) {
+    for (const [i, server] of servers.entries()) {
+      log(`${server.name}: round trips and throughput, round ${round}/${rounds}`);
+      const rtt = await roundTrips(server.url, 1000);
+      out[i].rtt.push(rtt.median_us);
+      out[i].p99.push(rtt.p99_us);
+      out[i].rate.push(await throughput(server.url, 20, 50, 3));
+    }
+  }
+  return out.map((o) => ({
+    rtt_median_us: Math.round(median(o.rtt)),
+    rtt_p99_us: Math.round(median(o.p99)),
+    messages_per_second: median(o.rate),
+    messages_per_second_rounds: o.rate,
+  }));
 }
 
 // Memory per idle connection of our Engine.IO layer alone (transport + Engine.IO session).
@@ -198,16 +212,36 @@ async function engineOnly(binary) {
   return Math.round(((after - before) * 1024) / connections);
 }
 
-const results = [];
-results.push(
-  await measure('nospace socketio-conformance-server', ourBinary,
+const socketioVersion = JSON.parse(
+  readFileSync(path.join(here, '../node_modules/socket.io/package.json'))
+).version;
+const launchOurs = () =>
+  launch('nospace socketio-conformance-server', ourBinary,
     ['--port', '0', '--ping-interval', '25000', '--ping-timeout', '20000',
-     '--connect-timeout', '45000'], false)
-);
-results.push(
-  await measure(`npm socket.io ${JSON.parse(readFileSync(path.join(here, '../node_modules/socket.io/package.json'))).version}`,
-    process.execPath, ['--expose-gc', path.join(here, 'echo-server.mjs'), '0'], true)
-);
+     '--connect-timeout', '45000'], false);
+const launchTheirs = () =>
+  launch(`npm socket.io ${socketioVersion}`, process.execPath,
+    ['--expose-gc', path.join(here, 'echo-server.mjs'), '0'], true);
+
+const servers = [await launchOurs()];
+const ourMemory = await memory(servers[0]);
+await stop(servers[0]);
+servers[1] = await launchTheirs();
+const theirMemory = await memory(servers[1]);
+servers[0] = await launchOurs();
+const speeds = await speed(servers);
+await Promise.all(servers.map(stop));
+const results = servers.map((server, i) => {
+  const mem = [ourMemory, theirMemory][i];
+  return {
+    server: server.name,
+    connections,
+    rss_before_kb: mem.before,
+    rss_after_kb: mem.after,
+    bytes_per_connection: mem.bytes,
+    ...speeds[i],
+  };
+});
 const engineBytes = await engineOnly(ourBinary);
 for (const r of results) console.log(JSON.stringify(r));
 const [ours, theirs] = results;
