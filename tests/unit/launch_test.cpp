@@ -290,6 +290,55 @@ TEST_CASE("without a user namespace a root launcher runs the program as its uid-
   CHECK(o.result.reason == "exited");
 }
 
+TEST_CASE("the program holds only its stdio: no launcher fd reaches it") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  // This process holds more fds (the loop's epoll and timerfd, the pipes); none is inherited.
+  const int extra = ::open("/dev/null", O_RDONLY); // not close-on-exec, on purpose
+  const auto o = run_probe(default_policy(), {"fds"});
+  ::close(extra);
+  CHECK(o.out == "0 1 2 \n");
+}
+
+TEST_CASE("when the launcher dies, its runs die with it (parent-death signal)") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const std::string policy = temp_path("pdeath.yaml");
+  const std::uint32_t uid = 1000000 + std::uint32_t(::getpid() % 100000) * 16 + 15;
+  std::ifstream in(kDefaultPolicy);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text.replace(text.find("uid_range: {first: 200000, count: 1000}"), 39,
+               "uid_range: {first: " + std::to_string(uid) + ", count: 1}");
+  std::ofstream(policy) << text;
+  std::vector<std::string> args = {kSandbox, "run", "--policy", policy, "--",
+                                   kProbe,   "id",  "sleep",    "30000"};
+  std::vector<char *> cargs;
+  for (auto &a : args)
+    cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  pid_t launcher = -1;
+  REQUIRE(::posix_spawn(&launcher, cargs[0], &actions, nullptr, cargs.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(out[1]);
+  char buf[64] = "";
+  CHECK(::read(out[0], buf, sizeof buf - 1) > 0); // "uid=1000 ...": the run is going
+  CHECK(processes_of_uid(uid).size() == 1);
+  ::kill(launcher, SIGKILL);
+  ::waitpid(launcher, nullptr, 0);
+  for (int i = 0; i < 200 && !processes_of_uid(uid).empty(); ++i)
+    ::usleep(10000);
+  CHECK(processes_of_uid(uid).empty());
+  // Its stdout closes: nothing in the run holds it any more.
+  CHECK(::read(out[0], buf, sizeof buf) == 0);
+  ::close(out[0]);
+  ::unlink(policy.c_str());
+}
+
 TEST_CASE("hostname from the policy; the only network interface is loopback") {
   if (auto why = skip_reason(); !why.empty())
     NOSPACE_SKIP(why);
