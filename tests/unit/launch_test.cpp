@@ -251,6 +251,22 @@ TEST_CASE("rootless: an unprivileged launcher gives the same sandbox (own networ
   CHECK(o.result["reason"] == "exited");
 }
 
+TEST_CASE("without a mount namespace the program text arrives as a sealed memfd") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const std::string policy = temp_path("nomount.yaml");
+  std::ifstream in(kDefaultPolicy);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  text.replace(text.find("mount: true"), 11, "mount: false");
+  std::ofstream(policy) << text;
+  const auto o = run_cli(policy, "print from memfd\n", {kFake, "{program}"});
+  const auto fds = run_cli(policy, "x", {kProbe, "fds"});
+  ::unlink(policy.c_str());
+  CHECK(o.out == "from memfd\n");
+  CHECK(o.result["reason"] == "exited");
+  CHECK(fds.out == "0 1 2 5 \n"); // stdio and the program, nothing else
+}
+
 TEST_CASE("a program that cannot start is reported as start-failed with the cause") {
   if (auto why = skip_reason(); !why.empty())
     NOSPACE_SKIP(why);
