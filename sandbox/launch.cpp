@@ -190,8 +190,8 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
           errno_of(::sethostname(plan.hostname.data(), plan.hostname.size()) == 0));
   if (plan.namespaces.network && !plan.share_network)
     check(ChildStep::Loopback, apply_loopback_up());
-  // 8. rlimits: lowering needs no privilege; before the ids so a failure is still reported
-  //    with the same regime, and after the program file (see 6).
+  // 8. rlimits: lowering needs no privilege; after the program file (see 6), and while
+  //    setrlimit is still allowed (seccomp comes last).
   {
     const RlimitEntry *failed = nullptr;
     if (int err = apply_rlimits(plan.rlimits, &failed))

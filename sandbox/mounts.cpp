@@ -255,8 +255,12 @@ int apply_mounts(const MountPlan &plan, const MountOp **failed) noexcept {
     mount_attr attr{};
     attr.attr_set = bind.attributes;
     if (bind_fds[opened] < 0 ||
-        ::mount_setattr(bind_fds[opened], "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+        ::mount_setattr(bind_fds[opened], "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
       err = errno;
+      for (const auto &op : plan.before_pivot) // report it as that bind's failure
+        if (op.kind == MountOp::Kind::Bind && op.bind_index == int(opened))
+          *failed = &op;
+    }
   }
   for (const auto &op : plan.before_pivot) {
     if (err != 0)

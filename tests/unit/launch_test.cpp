@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -304,6 +305,24 @@ TEST_CASE("without a user namespace a root launcher runs the program as its uid-
   CHECK(o.out == "uid=" + std::to_string(first) + " gid=" + std::to_string(first) +
                      "\nCapEff=0000000000000000 CapBnd=0000000000000000 NoNewPrivs=1 \nEROFS\n");
   CHECK(o.result.reason == "exited");
+}
+
+TEST_CASE("a step that fails after the clone is start-failed naming the step and the cause") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  // A file in a directory only host root may search: the planner (root) sees it, the child
+  // (already the run's uid) cannot reach it to bind it.
+  const std::string dir = temp_path("private"), file = dir + "/secret";
+  REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+  std::ofstream(file) << "secret\n";
+  Policy policy = default_policy();
+  policy.sandbox.filesystem.read_only_paths = {file};
+  const auto o = run_probe(policy, {"id"});
+  ::unlink(file.c_str());
+  ::rmdir(dir.c_str());
+  CHECK(o.result.reason == "start-failed");
+  CHECK(o.result.detail == "mounts (bind " + file + "): Permission denied");
+  CHECK(o.out.empty());
 }
 
 TEST_CASE("the program holds only its stdio: no launcher fd reaches it") {
