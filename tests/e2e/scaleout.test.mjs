@@ -1,4 +1,4 @@
-// Scale-out (issue 6): two gateways behind Debian's nginx running containers/nginx.conf (only
+// Scale-out (issue 6): two nospace gateways behind Debian's nginx running containers/nginx.conf (only
 // its listen port, server lines and paths rewritten for loopback). Clients from different
 // loopback addresses connect through nginx over long-polling, WebSocket and polling+upgrade;
 // nginx's access log (the config's own `nospace` format: upstream and sid per request) shows
@@ -20,27 +20,33 @@ const buildDir = process.env.NOSPACE_BUILD_DIR || '/work/main/build';
 const nginxBin = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => fs.existsSync(p));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// The gateway under test: socketio-conformance-server speaks the same Engine.IO/Socket.IO
-// stack as nospace-gateway and echoes `message` as `message-back`.
-const gatewayBin = path.join(buildDir, 'tests/conformance/socketio-conformance-server');
+// The gateways under test: nospace-gateway (each with its own launcher) and the fixture
+// interpreter; a round trip is a real sandboxed run printing what the client sent.
+const gatewayBin = path.join(buildDir, 'gateway/nospace-gateway');
+const fakeBin = path.join(buildDir, 'tests/fixtures/fake-nospace20');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nospace-scaleout-'));
+fs.chmodSync(tmp, 0o755);
+const interpreter = path.join(tmp, 'fake-nospace20-scaleout');
 
-function startGateway() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(gatewayBin, ['--port', '0', '--address', '127.0.0.1'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const timer = setTimeout(() => reject(new Error('the gateway did not start')), 10000);
+async function startGateway() {
+  const port = await freePort();
+  const child = spawn(gatewayBin, ['--policy', path.join(root, 'tests/policies/nospace-e2e.yaml')], {
+    env: { ...process.env, PORT: String(port), NOSPACE_BIN_PATH: interpreter },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the gateway did not start')), 15000);
     let out = '';
     child.on('error', reject);
     child.stdout.on('data', (chunk) => {
       out += chunk;
-      const m = /^listening (\d+)$/m.exec(out);
-      if (!m) return;
+      if (!out.includes('"event":"listening"')) return;
       clearTimeout(timer);
-      const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
-      resolve({ port: Number(m[1]), child, exited, upstream: `127.0.0.1:${m[1]}` });
+      resolve();
     });
   });
+  return { port, child, exited, upstream: `127.0.0.1:${port}` };
 }
 
 function freePort() {
@@ -118,10 +124,29 @@ function once(emitter, event, ms = 5000) {
   });
 }
 
+// A round trip through the whole stack: a sandboxed run that prints what the client sent.
 async function echo(socket, payload) {
-  socket.emit('message', payload);
-  const [back] = await once(socket, 'message-back');
-  assert.deepEqual(back, payload);
+  const text = JSON.stringify(payload);
+  let out = '';
+  let sessionId;
+  const onOut = (p) => { if (p.sessionId === sessionId) out += p.data; };
+  socket.on('nospace_stdout', onOut);
+  const final = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no final status for ${text}`)), 10000);
+    const onStatus = (p) => {
+      if (p.status === 'running') sessionId = p.sessionId;
+      if (p.sessionId !== sessionId || !['finished', 'error', 'killed'].includes(p.status)) return;
+      clearTimeout(timer);
+      socket.off('nospace_execution_status', onStatus);
+      resolve(p);
+    };
+    socket.on('nospace_execution_status', onStatus);
+  });
+  socket.emit('nospace_run', { code: `print ${text}`, options: { language: 'standard', inputMode: 'batch' }, stdinData: '' });
+  const status = await final;
+  socket.off('nospace_stdout', onOut);
+  assert.equal(status.status, 'finished', JSON.stringify(status));
+  assert.equal(out, text + '\n');
 }
 
 const transports = {
@@ -134,10 +159,13 @@ let gateways = [];
 let nginx;
 const clients = []; // {socket, addr, kind, disconnects}
 const skip = !nginxBin ? 'nginx is not installed (scripts/install-deps.sh installs nginx-light)'
-  : !fs.existsSync(gatewayBin) ? `${gatewayBin} is not built` : false;
+  : !fs.existsSync(gatewayBin) ? `${gatewayBin} is not built`
+    : !fs.existsSync(fakeBin) ? `${fakeBin} is not built` : false;
 
 before(async () => {
   if (skip) return;
+  fs.copyFileSync(fakeBin, interpreter);
+  fs.chmodSync(interpreter, 0o755);
   gateways = [await startGateway(), await startGateway()];
   nginx = await startNginx(gateways.map((g) => g.upstream));
 });
@@ -151,6 +179,8 @@ after(async () => {
     nginx.child.kill('SIGKILL');
     fs.rmSync(nginx.prefix, { recursive: true, force: true });
   }
+  await Promise.race([Promise.all(gateways.map((g) => g.exited)), sleep(3000)]);
+  fs.rmSync(tmp, { recursive: true, force: true });
 });
 
 test('every session stays on one gateway: polling, WebSocket and upgrade', { skip }, async () => {
@@ -217,8 +247,8 @@ test('a gateway stops: its clients reconnect to the other, the rest stay', { ski
   const onStopped = clients.filter((c) => logged.get(c.addr) === stopped.upstream);
   assert.ok(onStopped.length > 0, 'no logged client on the gateway to stop');
 
-  stopped.child.kill('SIGTERM');
-  await stopped.exited;
+  stopped.child.kill('SIGTERM'); // the graceful drain: nothing is running, so it exits at once
+  assert.deepEqual(await stopped.exited, { code: 0, signal: null });
   await sleep(300);
   const moved = clients.filter((c) => c.disconnects > 0);
   for (const c of onStopped) assert.ok(moved.includes(c), `${c.addr} (${c.kind}) was not disconnected`);
