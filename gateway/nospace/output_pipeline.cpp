@@ -5,6 +5,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 
+#include <fcntl.h>
+
 #include <algorithm>
 
 namespace nospace::gateway {
@@ -34,6 +36,10 @@ OutputPipeline::OutputPipeline(boost::asio::io_context &io, PipelineConfig confi
 }
 
 void OutputPipeline::start(UniqueFd stdout_read, UniqueFd stderr_read) {
+  // A larger pipe lets a fast writer run on while a read waits (see do_read_soon); best
+  // effort: the kernel caps it at fs.pipe-max-size for unprivileged processes.
+  for (int fd : {stdout_read.get(), stderr_read.get()})
+    ::fcntl(fd, F_SETPIPE_SZ, 256 << 10);
   state(OutputStream::out).pipe.assign(stdout_read.release());
   state(OutputStream::err).pipe.assign(stderr_read.release());
   do_read(OutputStream::out);
@@ -99,7 +105,26 @@ void OutputPipeline::on_read(OutputStream which, const boost::system::error_code
     schedule_flush(); // polls the buffered amount too, in case no drain event comes
     return;
   }
-  do_read(which);
+  do_read_soon(which, n);
+}
+
+void OutputPipeline::do_read_soon(OutputStream which, std::size_t last_read) {
+  StreamState &s = state(which);
+  // A stream in its flush interval sends nothing before the timer; reading it at once would
+  // only add a wakeup per write of the program. A large read means the pipe is filling: keep
+  // up. A quiet stream is read at once (its next bytes go out at once).
+  const bool cooling = Clock::now() - s.last_flush < config_.flush_interval;
+  if (!cooling || last_read >= config_.read_size / 2 || config_.read_pause.count() == 0) {
+    do_read(which);
+    return;
+  }
+  s.reading = true; // no other read may start meanwhile
+  s.read_delay.expires_after(config_.read_pause);
+  s.read_delay.async_wait([self = shared_from_this(), which](const boost::system::error_code &ec) {
+    self->state(which).reading = false;
+    if (!ec)
+      self->do_read(which);
+  });
 }
 
 void OutputPipeline::append(OutputStream which, std::string_view bytes) {
@@ -214,8 +239,10 @@ void OutputPipeline::stop() {
   stopped_ = true;
   timer_.cancel();
   boost::system::error_code ignored;
-  for (auto &s : streams_)
+  for (auto &s : streams_) {
+    s->read_delay.cancel();
     s->pipe.close(ignored);
+  }
 }
 
 } // namespace nospace::gateway

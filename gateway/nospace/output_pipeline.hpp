@@ -42,6 +42,9 @@ struct PipelineConfig {
   std::size_t high_water = 1u << 20;
   std::uint64_t output_limit = 8u << 20; // bytes read from both pipes together
   std::size_t read_size = 65536;         // one pipe read
+  // After a small read on a stream that is waiting for its flush anyway, the next read waits
+  // this long, so a program writing in small pieces costs one read per pause, not per write.
+  std::chrono::microseconds read_pause{2000};
 
   static PipelineConfig from_policy(const Policy &policy);
 };
@@ -75,8 +78,9 @@ private:
   using Clock = std::chrono::steady_clock;
 
   struct StreamState {
-    explicit StreamState(boost::asio::io_context &io) : pipe(io) {}
+    explicit StreamState(boost::asio::io_context &io) : pipe(io), read_delay(io) {}
     boost::asio::posix::stream_descriptor pipe;
+    boost::asio::steady_timer read_delay; // see do_read_soon
     std::vector<char> buffer;
     Utf8Decoder decoder;
     std::string pending;         // decoded text not yet emitted
@@ -89,6 +93,7 @@ private:
   OutputPipeline(boost::asio::io_context &io, PipelineConfig config, Callbacks callbacks);
 
   void do_read(OutputStream which);
+  void do_read_soon(OutputStream which, std::size_t last_read);
   void on_read(OutputStream which, const boost::system::error_code &ec, std::size_t n);
   void append(OutputStream which, std::string_view bytes);
   void flush_all();
