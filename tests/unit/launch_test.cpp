@@ -21,6 +21,7 @@
 
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 using namespace nospace;
@@ -372,6 +373,45 @@ TEST_CASE("when the launcher dies, its runs die with it (parent-death signal)") 
   CHECK(::read(out[0], buf, sizeof buf) == 0);
   ::close(out[0]);
   ::unlink(policy.c_str());
+}
+
+TEST_CASE("concurrent runs on one supervisor each get a host uid of their own and a result") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const Policy policy = default_policy(); // a range of 16 ids
+  EventLoop loop;
+  Supervisor supervisor(loop, policy);
+  constexpr int kRuns = 12;
+  std::vector<RunId> ids;
+  std::vector<RunResult> results;
+  for (int i = 0; i < kRuns; ++i) {
+    RunSpec spec;
+    spec.argv = {kProbe, "sleep", "1500"};
+    ids.push_back(
+        supervisor.start(std::move(spec), [&](const RunResult &r) { results.push_back(r); }));
+  }
+  CHECK(supervisor.running() == kRuns);
+  std::set<long> uids;
+  for (RunId id : ids)
+    uids.insert(host_uid_of(supervisor.host_pid(id)));
+  CHECK(uids.size() == kRuns);
+  CHECK(*uids.begin() >= long(policy.sandbox.uid_range.first));
+  CHECK(*uids.rbegin() < long(policy.sandbox.uid_range.first + policy.sandbox.uid_range.count));
+  loop.run_until([&] { return results.size() == kRuns; });
+  CHECK(supervisor.running() == 0);
+  for (const auto &r : results) {
+    CHECK(r.reason == "exited");
+    CHECK(r.exit_code == 0);
+  }
+  // Their ids went back to the range: as many runs again still fit in its 16 ids.
+  for (int i = 0; i < kRuns; ++i) {
+    RunSpec spec;
+    spec.argv = {kProbe};
+    supervisor.start(std::move(spec), [&](const RunResult &r) { results.push_back(r); });
+  }
+  loop.run_until([&] { return results.size() == 2 * kRuns; });
+  for (const auto &r : results)
+    CHECK(r.reason == "exited");
 }
 
 TEST_CASE("hostname from the policy; the only network interface is loopback") {
