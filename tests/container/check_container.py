@@ -325,12 +325,24 @@ def check_deploy(src, build):
         import yaml  # optional: python3-yaml is not a declared dependency
         for rel in ("containers/compose.yaml", "containers/k8s/deployment.yaml",
                     "containers/k8s/service.yaml", "containers/k8s/ingress.yaml",
-                    "containers/k8s/poddisruptionbudget.yaml"):
+                    "containers/k8s/poddisruptionbudget.yaml", "containers/k8s/policy.yaml"):
             list(yaml.safe_load_all(read(src, rel)))
     except ImportError:
         print("note: python3-yaml not installed: YAML syntax not parsed")
     except Exception as e:  # yaml.YAMLError
         expect(False, f"invalid YAML: {e}")
+
+    # The Kubernetes policy is a valid policy (checked by the gateway itself when built).
+    gateway = os.path.join(build or "", "gateway/nospace-gateway")
+    if build and os.path.isfile(gateway):
+        r = subprocess.run([gateway, "--check-policy",
+                            os.path.join(src, "containers/k8s/policy.yaml")],
+                           capture_output=True, text=True, timeout=20)
+        expect(r.returncode == 0, f"containers/k8s/policy.yaml is invalid: {r.stderr}")
+        if r.returncode == 0:
+            first = json.loads(r.stdout)["sandbox"]["uid_range"]["first"]
+            expect(first + json.loads(r.stdout)["sandbox"]["uid_range"]["count"] <= 65536,
+                   "containers/k8s/policy.yaml: uid_range outside a pod's 65,536 uids")
 
     nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
                                       else None)
