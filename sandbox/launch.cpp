@@ -96,8 +96,10 @@ int arrange_fds(const ChildContext &c) noexcept {
     if (fd >= 0 && (fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 16)) < 0)
       return errno;
   for (int target = 0; target < 6; ++target) {
-    if (from[target] < 0)
+    if (from[target] < 0) {
+      ::close(target); // unused slot (no seccomp, no memfd): whatever the launcher had there
       continue;
+    }
     // 0-2 and the program survive exec; the error pipe and seccomp socket must not.
     const int flags = target == kErrorFd || target == kSeccompSyncFd ? O_CLOEXEC : 0;
     if (::dup3(from[target], target, flags) < 0)
