@@ -632,6 +632,15 @@ TEST_CASE("escape: mknod") {
                       {"mknod", scratch() + "/fifo", "fifo"},
                       "escaped: node created"});
 }
+TEST_CASE("escape: open_by_handle_at (shocker)") {
+  // With seccomp off, open_by_handle_at needs CAP_DAC_READ_SEARCH, which no run has.
+  check_syscall_case({{"handle", kHostile}, // a file that exists inside too
+                      "name_to_handle_at",
+                      true,
+                      {},
+                      {},
+                      "escaped: opened by handle"});
+}
 TEST_CASE("escape: raw sockets") {
   check_syscall_case({{"rawsock"}, "socket", true, {}, {}, "escaped: raw socket"});
 }

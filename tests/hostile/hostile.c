@@ -397,6 +397,23 @@ static int spin_ms(long ms) {
   return 0;
 }
 
+// handle PATH: the "shocker" escape: a file handle for PATH, then open_by_handle_at, which
+// opens by inode and so ignores the mount namespace (a forged handle reaches any file of
+// that file system).
+static int handle_case(const char *path) {
+  struct {
+    struct file_handle h;
+    unsigned char bytes[MAX_HANDLE_SZ];
+  } handle;
+  handle.h.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  say("try: name_to_handle_at + open_by_handle_at %s", path);
+  if (name_to_handle_at(AT_FDCWD, path, &handle.h, &mount_id, 0) != 0)
+    return outcome(-1, "");
+  int root = open("/", O_RDONLY | O_DIRECTORY);
+  return outcome(open_by_handle_at(root, &handle.h, O_RDONLY), "opened by handle");
+}
+
 // x32: getpid through the x32 syscall numbers (nr | 0x40000000), an ABI a filter written for
 // x86_64 numbers might not expect.
 static int x32_case(void) {
@@ -507,6 +524,8 @@ int main(int argc, char **argv) {
     return sleep_ms(atol(a));
   if (!strcmp(c, "spin"))
     return spin_ms(atol(a));
+  if (!strcmp(c, "handle"))
+    return handle_case(a);
   if (!strcmp(c, "x32"))
     return x32_case();
   if (!strcmp(c, "int80"))
