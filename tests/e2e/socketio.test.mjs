@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { io, Manager } from 'socket.io-client';
 import { Socket as EioSocket } from 'engine.io-client';
+import { WebSocket } from 'ws';
 
 const buildDir = process.env.NOSPACE_BUILD_DIR || '/work/main/build';
 const serverBin = path.join(buildDir, 'tests/conformance/socketio-conformance-server');
@@ -298,3 +299,68 @@ for (const [what, frame] of [
     assert.ok(Date.now() - started < 1000, `closed after ${Date.now() - started} ms`);
   });
 }
+
+// Byte-exact exchanges over a raw WebSocket, as the official Socket.IO protocol test suite
+// does them against its reference server: Engine.IO message packets ("4" + Socket.IO packet)
+// as text frames, attachments as binary frames.
+async function rawWs(port) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`);
+  const frames = [];
+  const waiters = [];
+  ws.on('message', (data, isBinary) => {
+    const frame = isBinary ? Buffer.from(data) : data.toString();
+    if (frame === '2') return ws.send('3'); // answer pings
+    if (waiters.length) waiters.shift()(frame);
+    else frames.push(frame);
+  });
+  ws.next = () =>
+    new Promise((resolve, reject) => {
+      if (frames.length) return resolve(frames.shift());
+      const timer = setTimeout(() => reject(new Error('no frame within 3 s')), 3000);
+      waiters.push((f) => {
+        clearTimeout(timer);
+        resolve(f);
+      });
+    });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  assert.match(await ws.next(), /^0\{.*"sid":"/);
+  return ws;
+}
+
+test('raw WebSocket: the reference server\'s exact packets', async () => {
+  const ws = await rawWs(server.port);
+  try {
+    ws.send('40{"token":"123"}');
+    assert.match(await ws.next(), /^40\{"sid":"[\w-]{20}"\}$/);
+    assert.equal(await ws.next(), '42["auth",{"token":"123"}]');
+    ws.send('40/custom,');
+    assert.match(await ws.next(), /^40\/custom,\{"sid":"[\w-]{20}"\}$/);
+    assert.equal(await ws.next(), '42/custom,["auth",{}]');
+    ws.send('40/random');
+    assert.equal(await ws.next(), '44/random,{"message":"Invalid namespace"}');
+
+    ws.send('42["message",1,"2",{"3":[true]}]');
+    assert.equal(await ws.next(), '42["message-back",1,"2",{"3":[true]}]');
+    ws.send('42456["message-with-ack",1,"2",{"3":[false]}]');
+    assert.equal(await ws.next(), '43456[1,"2",{"3":[false]}]');
+
+    ws.send('451-["message",{"_placeholder":true,"num":0}]');
+    ws.send(Buffer.from([1, 2, 3]));
+    assert.equal(await ws.next(), '451-["message-back",{"_placeholder":true,"num":0}]');
+    assert.deepEqual(await ws.next(), Buffer.from([1, 2, 3]));
+    ws.send('451-/custom,789["message-with-ack",{"_placeholder":true,"num":0}]');
+    ws.send(Buffer.from([4, 5]));
+    assert.equal(await ws.next(), '461-/custom,789[{"_placeholder":true,"num":0}]');
+    assert.deepEqual(await ws.next(), Buffer.from([4, 5]));
+
+    ws.send('41/custom,');
+    ws.send('42/custom,["message","ignored"]'); // no longer joined: dropped
+    ws.send('42["message","main"]');
+    assert.equal(await ws.next(), '42["message-back","main"]');
+  } finally {
+    ws.close();
+  }
+});
