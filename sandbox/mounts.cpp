@@ -10,7 +10,9 @@
 
 #include <cerrno>
 #include <climits>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 namespace nospace::sandbox {
 
@@ -128,6 +130,20 @@ private:
   std::vector<std::string> bound_dirs_;
 };
 
+// The interpreter named by a "#!" first line, or "" when the file is not a script.
+std::string script_interpreter(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  if (!std::getline(in, line) || line.rfind("#!", 0) != 0)
+    return "";
+  std::istringstream words(line.substr(2));
+  std::string interpreter;
+  words >> interpreter;
+  if (interpreter.empty() || interpreter[0] != '/')
+    throw MountPlanError("'" + path + "': the #! line names no absolute interpreter");
+  return interpreter;
+}
+
 } // namespace
 
 std::string MountOp::describe() const {
@@ -163,8 +179,18 @@ MountPlan prepare_mount_plan(const MountPlanInputs &in) {
   if (in.filesystem)
     for (const auto &path : in.filesystem->read_only_paths)
       planner.add(path);
-  for (const auto &binary : in.binaries) {
+  std::vector<std::string> binaries = in.binaries;
+  for (std::size_t i = 0; i < binaries.size(); ++i) {
+    const std::string binary = binaries[i];
     planner.add(binary);
+    // A script: its "#!" interpreter comes along (and that one's libraries); at most a few
+    // levels, as the kernel allows.
+    if (const std::string shebang = script_interpreter(binary); !shebang.empty()) {
+      if (i > 4)
+        throw MountPlanError("'" + binary + "': too many levels of script interpreters");
+      binaries.push_back(shebang);
+      continue;
+    }
     const ElfDependencies deps = find_elf_dependencies(binary);
     if (!deps.interpreter.empty())
       planner.add(deps.interpreter);

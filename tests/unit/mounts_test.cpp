@@ -8,6 +8,8 @@
 #include <sys/mount.h>
 
 #include <algorithm>
+#include <fstream>
+#include <unistd.h>
 
 using namespace nospace;
 using namespace nospace::sandbox;
@@ -93,4 +95,19 @@ TEST_CASE("a path that does not exist is an error naming it") {
   CHECK_THROWS_WITH(prepare_mount_plan({{kFake}, &fs, true}),
                     "'/nonexistent-dir/x': /nonexistent-dir does not exist");
   CHECK_THROWS_AS(prepare_mount_plan({{"/etc/hostname"}, nullptr, true}), ElfError);
+}
+
+TEST_CASE("a script brings its #! interpreter and that one's libraries") {
+  const std::string script = "/tmp/mounts_test_script_" + std::to_string(::getpid());
+  std::ofstream(script) << "#!/bin/sh -e\necho hi\n";
+  FilesystemPolicy fs;
+  const MountPlan plan = prepare_mount_plan({{script}, &fs, true});
+  CHECK(bound(plan, script));
+  // /bin is a symlink to usr/bin on Debian; /bin/sh a symlink to dash.
+  CHECK(bound(plan, "/usr/bin/dash"));
+  CHECK(bound(plan, "/usr/lib/x86_64-linux-gnu/libc.so.6"));
+  std::ofstream(script) << "#!sh\n";
+  CHECK_THROWS_WITH(prepare_mount_plan({{script}, &fs, true}),
+                    "'" + script + "': the #! line names no absolute interpreter");
+  ::unlink(script.c_str());
 }
