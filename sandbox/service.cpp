@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <stdexcept>
@@ -169,6 +171,18 @@ std::size_t Service::runs() const {
   for (auto &[key, conn] : connections_)
     n += conn.runs.size();
   return n;
+}
+
+void Service::shutdown() {
+  if (listening_) {
+    loop_.unwatch(listening_.get());
+    listening_.reset();
+  }
+  std::vector<int> keys;
+  for (auto &[key, conn] : connections_)
+    keys.push_back(key);
+  for (int key : keys)
+    close_connection(key);
 }
 
 void Service::add_connection(UniqueFd socket) {
@@ -350,9 +364,27 @@ int service_command(const std::vector<std::string> &args) {
       ::fcntl(socket.get(), F_SETFD, FD_CLOEXEC);
     }
     keep_only_launcher_capabilities();
+    // SIGTERM/SIGINT end the service cleanly: every run killed and reaped, the socket file
+    // removed. Blocked here and read from a signalfd, so the handler is ordinary loop code;
+    // each run's child unblocks every signal before exec (launch.cpp).
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+    UniqueFd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signals)
+      throw std::runtime_error(std::string("service: signalfd: ") + std::strerror(errno));
     EventLoop loop;
     Supervisor supervisor(loop, policy);
     Service service(loop, supervisor, policy);
+    bool stopping = false;
+    loop.watch(signals.get(), [&] {
+      signalfd_siginfo info;
+      while (::read(signals.get(), &info, sizeof info) == sizeof info)
+        stopping = true;
+      service.shutdown();
+    });
     if (socket) {
       service.add_connection(std::move(socket));
       // With an inherited socketpair there is exactly one gateway: when it is gone and its
@@ -360,8 +392,10 @@ int service_command(const std::vector<std::string> &args) {
       loop.run_until([&] { return service.connections() == 0; });
     } else {
       service.listen(listen_on(options.listen_path, *options.gateway_uid), *options.gateway_uid);
-      loop.run_until([] { return false; });
+      loop.run_until([&] { return stopping && service.connections() == 0; });
+      ::unlink(options.listen_path.c_str());
     }
+    loop.unwatch(signals.get());
     return 0;
   } catch (const std::exception &e) {
     std::cerr << "nospace-sandbox: " << e.what() << "\n";

@@ -48,6 +48,10 @@ public:
   // `gateway_uid`.
   void listen(UniqueFd listening, uid_t gateway_uid);
 
+  // Stops accepting and ends every connection: their runs are killed; connections() reaches 0
+  // once the supervisor has reaped them all.
+  void shutdown();
+
   std::size_t connections() const { return connections_.size(); }
   std::size_t runs() const;
 

@@ -575,7 +575,12 @@ TEST_CASE("service --listen: only the gateway's uid may connect") {
   // (before the request is sent, 12, or after, 13).
   int root = connect_as(0);
   CHECK((root == 12 || root == 13));
+  // SIGTERM: a clean stop, exit 0, the socket file removed.
   ::kill(launcher, SIGTERM);
-  ::waitpid(launcher, nullptr, 0);
+  int status = 0;
+  REQUIRE(::waitpid(launcher, &status, 0) == launcher);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(fs::exists(path));
   ::unlink(path.c_str());
 }
