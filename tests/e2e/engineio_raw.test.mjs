@@ -14,10 +14,11 @@ import { Socket as EioSocket } from 'engine.io-client';
 
 const buildDir = process.env.NOSPACE_BUILD_DIR || '/work/main/build';
 const serverBin = path.join(buildDir, 'tests/conformance/engineio-test-server');
+const conformanceBin = path.join(buildDir, 'tests/conformance/socketio-conformance-server');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function startServer(args = []) {
-  const child = spawn(serverBin, ['--port', '0', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startServer(args = [], bin = serverBin) {
+  const child = spawn(bin, ['--port', '0', ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = [];
   let waiter = null;
   let buffered = '';
@@ -525,6 +526,34 @@ test('every session is freed: many clients on both transports, closed from both 
     // moment to see WebSocket closes.
     await sleep(300);
     assert.deepEqual(await server.stats(), { sessions: 0, live: 0 });
+  } finally {
+    server.stop();
+  }
+});
+
+test('socketio-conformance-server --engineio-echo: the settings the Engine.IO test suite expects, echo both ways', async () => {
+  const server = await startServer(['--engineio-echo'], conformanceBin);
+  try {
+    const open = await handshake(server);
+    assert.deepEqual(Object.keys(open).sort(), ['maxPayload', 'pingInterval', 'pingTimeout', 'sid', 'upgrades']);
+    assert.equal(open.pingInterval, 300);
+    assert.equal(open.pingTimeout, 200);
+    assert.equal(open.maxPayload, 1000000);
+    assert.equal((await push(server, open.sid, '4hello\x1ebAQIDBA==')).body, 'ok');
+    assert.equal((await poll(server, open.sid)).body, '4hello\x1ebAQIDBA==');
+    const cors = await request(`${server.base}?EIO=4&transport=polling`, { headers: { Origin: 'https://any.example' } });
+    assert.equal(cors.headers['access-control-allow-origin'], 'https://any.example');
+    const ws = await openWs(`${server.wsBase}?EIO=4&transport=websocket`);
+    assert.deepEqual(JSON.parse((await ws.next()).slice(1)).upgrades, []);
+    ws.send(Buffer.from([1, 2, 3, 4]));
+    assert.deepEqual([...(await ws.next())], [1, 2, 3, 4]);
+    ws.send('4text');
+    assert.equal(await ws.next(), '4text');
+    for (let i = 0; i < 3; ++i) {
+      assert.equal(await ws.next(), '2');
+      ws.send('3');
+    }
+    ws.close();
   } finally {
     server.stop();
   }
