@@ -40,6 +40,10 @@ void Client::start() {
     if (auto self = weak.lock())
       self->on_close(reason);
   });
+  engine_->on_drain([weak] {
+    if (auto self = weak.lock())
+      self->on_drain();
+  });
   connect_timer_.expires_after(server_.config().connect_timeout);
   connect_timer_.async_wait([weak](const boost::system::error_code &ec) {
     if (auto self = weak.lock())
@@ -105,6 +109,12 @@ void Client::on_connect(Packet packet) {
 
 void Client::refuse(const std::string &nsp, const std::string &message) {
   send({PacketType::connect_error, nsp, std::nullopt, nlohmann::json{{"message", message}}});
+}
+
+void Client::on_drain() {
+  auto sockets = sockets_; // a handler may leave its namespace
+  for (auto &[name, socket] : sockets)
+    socket->handle_drain();
 }
 
 void Client::send(const Packet &packet) {

@@ -36,6 +36,7 @@ private:
   void on_packet(Packet packet);
   void on_connect(Packet packet);
   void on_close(const std::string &reason);
+  void on_drain();
   void refuse(const std::string &nsp, const std::string &message);
 
   Server &server_;

@@ -57,6 +57,15 @@ void Socket::on(const std::string &event, EventHandler handler) {
 
 void Socket::on_disconnect(DisconnectHandler handler) { on_disconnect_ = std::move(handler); }
 
+void Socket::on_drain(std::function<void()> handler) { on_drain_ = std::move(handler); }
+
+void Socket::handle_drain() {
+  if (connected_ && on_drain_) {
+    auto callback = on_drain_; // the handler may replace or clear itself
+    callback();
+  }
+}
+
 void Socket::send_ack(std::uint64_t id, nlohmann::json args) {
   if (!connected_)
     return;
@@ -132,6 +141,7 @@ void Socket::handle_close(const std::string &reason) {
   pending_acks_.clear();
   // Handlers often capture this socket's shared_ptr: drop them so the cycle breaks.
   handlers_.clear();
+  on_drain_ = nullptr;
   auto on_disconnect = std::move(on_disconnect_);
   on_disconnect_ = nullptr;
   if (on_disconnect)

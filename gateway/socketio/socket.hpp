@@ -69,6 +69,9 @@ public:
   // dropped (their ack, if any, is never sent, as with socket.io).
   void on(const std::string &event, EventHandler handler);
   void on_disconnect(DisconnectHandler handler);
+  // Called when the connection's unsent data (buffered_amount()) went back to 0: resume
+  // emitting after backpressure. Every namespace of the connection is told.
+  void on_drain(std::function<void()> handler);
 
   // Leaves this namespace ("server namespace disconnect"); the Engine.IO session stays.
   void disconnect();
@@ -84,6 +87,7 @@ public:
   // Called by the server's per-connection Client.
   void handle_packet(Packet packet);
   void handle_close(const std::string &reason);
+  void handle_drain();
   void send_packet(const Packet &packet);
 
 private:
@@ -99,6 +103,7 @@ private:
   std::map<std::uint64_t, AckHandler> pending_acks_;
   std::unordered_map<std::string, EventHandler> handlers_;
   DisconnectHandler on_disconnect_;
+  std::function<void()> on_drain_;
   std::shared_ptr<void> data_;
 };
 

@@ -148,6 +148,18 @@ TEST_CASE("CONNECT with auth, events with acks both ways, DISCONNECT from the cl
   CHECK(h.eventually([&] { return acked->size() == 1; }));
   CHECK(h.on_io([&] { return *acked == std::vector<json>{json::array({7})}; }));
 
+  // Backpressure: what the server emits is unsent until the next GET takes it; then the
+  // socket's on_drain runs.
+  auto drains = std::make_shared<int>(0);
+  const std::size_t buffered = h.on_io([&] {
+    h.sockets[0]->on_drain([drains] { ++*drains; });
+    h.sockets[0]->emit("big", json::array({std::string(1000, 'x')}));
+    return h.sockets[0]->buffered_amount();
+  });
+  CHECK(buffered >= 1000);
+  CHECK(h.get(sid).size() > 1000);
+  CHECK(h.eventually([&] { return *drains == 1 && h.sockets[0]->buffered_amount() == 0; }));
+
   h.post(sid, "41");
   CHECK(h.eventually([&] { return h.disconnects.size() == 1; }));
   CHECK(h.on_io([&] {
