@@ -93,14 +93,16 @@ void Session::on_started(std::string error, RunLauncher::Started started) {
   if (!error.empty()) {
     // Refused or never sent: no Finished will follow.
     release_sandbox();
-    stderr_line("could not start the program: " + error);
+    if (!ended_) // killed or abandoned while starting: nothing more to say
+      stderr_line("could not start the program: " + error);
     RunResult r;
     r.reason = "start-failed";
     r.detail = error;
     result_ = r;
-    ctx_.log.write(
-        "run-end",
-        {{"session", id_}, {"status", "error"}, {"reason", "start-failed"}, {"detail", error}});
+    ctx_.log.write("run-end", {{"session", id_},
+                               {"status", ended_ ? final_status_ : std::string("error")},
+                               {"reason", "start-failed"},
+                               {"detail", error}});
     end("error", {{"reason", "start-failed"}}, true);
     return;
   }

@@ -33,6 +33,10 @@ public:
 
   void start(const launch::LaunchRequest &request, StartedHandler on_started,
              FinishedHandler on_finished) override {
+    if (request.program.rfind("#reject", 0) == 0) { // the launcher refuses: no Finished
+      boost::asio::post(io_, [on_started] { on_started("refused by the test launcher", {}); });
+      return;
+    }
     std::string file =
         "/tmp/nospace-session-test-" + std::to_string(getpid()) + "-" + std::to_string(++next_id_);
     FILE *f = fopen(file.c_str(), "w");
@@ -196,16 +200,22 @@ struct World {
     return c;
   }
 
+  // One handler, or 5 ms; an io_context that ran out of work stops, and is restarted here.
+  void step() {
+    if (io.stopped())
+      io.restart();
+    io.run_one_for(5ms);
+  }
   bool run_until(const std::function<bool()> &done, std::chrono::milliseconds limit = 5000ms) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (!done() && std::chrono::steady_clock::now() < deadline)
-      io.run_one_for(5ms);
+      step();
     return done();
   }
   void settle(std::chrono::milliseconds d = 100ms) {
     const auto deadline = std::chrono::steady_clock::now() + d;
     while (std::chrono::steady_clock::now() < deadline)
-      io.run_one_for(5ms);
+      step();
   }
   int n_ = 0;
 };
@@ -514,4 +524,26 @@ TEST_CASE("input sent before the program started is kept and delivered in order"
   REQUIRE(w.run_until([&] { return c.rec->final_for(id); }));
   CHECK(c.rec->text("nospace_stdout", id) == "agot: one\nbgot: two\n");
   check_flow(*c.rec, id, "running", "finished");
+}
+
+TEST_CASE("a launcher refusal ends the session with error; after a kill it adds nothing") {
+  World w;
+  auto c = w.connect();
+  std::string id;
+  c.conn->on_run(run_args("#reject\nprint x"), false, [&](json r) { id = r["sessionId"]; });
+  REQUIRE(w.run_until([&] { return c.rec->final_for(id); }));
+  REQUIRE(c.rec->events.size() == 2);
+  CHECK(c.rec->events[0].second["data"] ==
+        "could not start the program: refused by the test launcher\n");
+  CHECK(c.rec->statuses(id).back()["status"] == "error");
+  CHECK(w.service->limits().sandboxes() == 0);
+
+  c.conn->on_run(run_args("#reject\nprint x"), false, [&](json r) { id = r["sessionId"]; });
+  c.conn->on_kill(id_args(id), {}); // before the launcher answered
+  w.settle(100ms);
+  auto statuses = c.rec->statuses(id);
+  REQUIRE(statuses.size() == 1);
+  CHECK(statuses[0]["status"] == "killed");
+  CHECK(c.rec->events.back().first == "nospace_execution_status"); // no stderr after it
+  CHECK(w.service->limits().sandboxes() == 0);
 }
