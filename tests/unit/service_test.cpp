@@ -39,8 +39,18 @@ namespace {
 const std::string kLauncher = NOSPACE_BUILD_ROOT "/sandbox/nospace-sandbox";
 const std::string kFake = NOSPACE_BUILD_ROOT "/tests/fixtures/fake-nospace20";
 
+// The policy files this test writes, removed when the test binary exits.
+struct TempFiles {
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (auto &p : paths)
+      ::unlink(p.c_str());
+  }
+} temp_files;
+
 std::string write_policy(const std::string &name, const std::string &extra) {
   std::string path = "/tmp/nospace-service-test-" + std::to_string(::getpid()) + "-" + name;
+  temp_files.paths.push_back(path);
   std::ofstream(path) << "interpreter:\n  path: " << kFake << "\n" << extra;
   return path;
 }
@@ -333,6 +343,7 @@ TEST_CASE("service: a missing interpreter finishes start-failed naming the path"
   if (!can_run_here())
     NOSPACE_SKIP("needs root and the built launcher");
   std::string path = "/tmp/nospace-service-test-" + std::to_string(::getpid()) + "-nobin";
+  temp_files.paths.push_back(path);
   std::ofstream(path) << "interpreter:\n  path: /nonexistent/nospace20\n";
   Launcher l(path);
   auto o = l.run(program("print x\n"));
