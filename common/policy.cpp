@@ -15,7 +15,8 @@ const char *const kOverrides[] = {"PORT", "NOSPACE_BIN_PATH", "NOSPACE_TIMEOUT",
 
 // The overrides go through the same typed reader as the file, so a bad value gets the same
 // kind of error, naming the variable instead of a line.
-void apply_environment(const Environment &env, Policy &policy) {
+void apply_environment(const Environment &env, Policy &policy,
+                       const std::shared_ptr<std::vector<std::string>> &errors) {
   YAML::Node server, interpreter, time, limits;
   if (auto it = env.find("PORT"); it != env.end())
     server["port"] = it->second;
@@ -26,15 +27,15 @@ void apply_environment(const Environment &env, Policy &policy) {
   if (auto it = env.find("NOSPACE_MAX_PROCESSES"); it != env.end())
     limits["max_concurrent_runs"] = it->second;
 
-  MappingReader s("environment PORT", server, "server");
+  MappingReader s("environment PORT", server, "server", errors);
   s.read("port", policy.server.port, 1, 65535);
-  MappingReader i("environment NOSPACE_BIN_PATH", interpreter, "interpreter");
+  MappingReader i("environment NOSPACE_BIN_PATH", interpreter, "interpreter", errors);
   i.read("path", policy.interpreter.path);
-  if (policy.interpreter.path.empty() || policy.interpreter.path.front() != '/')
+  if (i.has("path") && (policy.interpreter.path.empty() || policy.interpreter.path.front() != '/'))
     i.fail("path", "must be an absolute path, got '" + policy.interpreter.path + "'");
-  MappingReader t("environment NOSPACE_TIMEOUT", time, "sandbox.time");
+  MappingReader t("environment NOSPACE_TIMEOUT", time, "sandbox.time", errors);
   t.read("wall_ms", policy.sandbox.time.wall_ms, 10, 24ull * 3600 * 1000);
-  MappingReader l("environment NOSPACE_MAX_PROCESSES", limits, "limits");
+  MappingReader l("environment NOSPACE_MAX_PROCESSES", limits, "limits", errors);
   l.read("max_concurrent_runs", policy.limits.max_concurrent_runs, 1, 1u << 16);
 }
 
@@ -59,7 +60,8 @@ Policy parse_policy(const std::string &yaml_text, const std::string &source_name
   }
   Policy policy;
   policy.source = source_name;
-  MappingReader top(source_name, root, "");
+  auto errors = std::make_shared<std::vector<std::string>>();
+  MappingReader top(source_name, root, "", errors);
   {
     MappingReader r = top.child("server");
     read_server_policy(r, policy.server);
@@ -85,7 +87,8 @@ Policy parse_policy(const std::string &yaml_text, const std::string &source_name
     read_sandbox_policy(r, policy.sandbox);
   }
   top.finish();
-  apply_environment(env, policy);
+  apply_environment(env, policy, errors);
+  top.throw_if_failed();
   return policy;
 }
 

@@ -23,7 +23,7 @@ struct Policy {
 using Environment = std::map<std::string, std::string>;
 Environment overriding_environment(); // reads PORT, NOSPACE_BIN_PATH, ... from the process
 
-// Throws PolicyError naming the file, line and key of the first problem.
+// Throws PolicyError naming the file, line and key of every problem, one per line.
 Policy load_policy(const std::string &path, const Environment &env = {});
 Policy parse_policy(const std::string &yaml_text, const std::string &source_name,
                     const Environment &env = {});

@@ -54,10 +54,14 @@ bool parse_byte_size(const std::string &text, std::uint64_t &out) {
   return true;
 }
 
-MappingReader::MappingReader(std::string file, YAML::Node node, std::string path)
-    : file_(std::move(file)), node_(std::move(node)), path_(std::move(path)) {
-  if (node_ && !node_.IsNull() && !node_.IsMap())
+MappingReader::MappingReader(std::string file, YAML::Node node, std::string path,
+                             std::shared_ptr<std::vector<std::string>> errors)
+    : file_(std::move(file)), node_(std::move(node)), path_(std::move(path)),
+      errors_(std::move(errors)) {
+  if (node_ && !node_.IsNull() && !node_.IsMap()) {
     fail_at(node_, path_.empty() ? "(top level)" : path_, "expected a mapping of keys");
+    node_ = YAML::Node();
+  }
 }
 
 std::string MappingReader::key_path(const char *key) const {
@@ -70,12 +74,21 @@ void MappingReader::fail_at(const YAML::Node &at, const std::string &key,
   std::string where = file_;
   if (mark.line >= 0)
     where += ":" + std::to_string(mark.line + 1);
-  throw PolicyError(where + ": " + key + ": " + reason);
+  errors_->push_back(where + ": " + key + ": " + reason);
 }
 
 void MappingReader::fail(const char *key, const std::string &reason) const {
   const YAML::Node at = (node_ && node_.IsMap() && node_[key]) ? node_[key] : node_;
   fail_at(at ? at : YAML::Node(), key_path(key), reason);
+}
+
+void MappingReader::throw_if_failed() const {
+  if (errors_->empty())
+    return;
+  std::string all;
+  for (const std::string &error : *errors_)
+    all += (all.empty() ? "" : "\n") + error;
+  throw PolicyError(all);
 }
 
 bool MappingReader::has(const char *key) const {
@@ -92,10 +105,12 @@ YAML::Node MappingReader::lookup(const char *key) {
   return value;
 }
 
-std::string MappingReader::scalar(const char *key, const YAML::Node &value,
-                                  const char *expected) const {
-  if (!value.IsScalar())
+std::optional<std::string> MappingReader::scalar(const char *key, const YAML::Node &value,
+                                                 const char *expected) const {
+  if (!value.IsScalar()) {
     fail_at(value, key_path(key), std::string("expected ") + expected);
+    return std::nullopt;
+  }
   return value.Scalar();
 }
 
@@ -103,26 +118,31 @@ void MappingReader::read(const char *key, bool &out) {
   const YAML::Node value = lookup(key);
   if (!value.IsDefined())
     return;
-  const std::string text = scalar(key, value, "true or false");
-  if (text == "true")
+  const auto text = scalar(key, value, "true or false");
+  if (!text)
+    return;
+  if (*text == "true")
     out = true;
-  else if (text == "false")
+  else if (*text == "false")
     out = false;
   else
-    fail_at(value, key_path(key), "expected true or false, got " + quote(text));
+    fail_at(value, key_path(key), "expected true or false, got " + quote(*text));
 }
 
 void MappingReader::read(const char *key, std::int64_t &out, std::int64_t min, std::int64_t max) {
   const YAML::Node value = lookup(key);
   if (!value.IsDefined())
     return;
-  const std::string text = scalar(key, value, "an integer");
+  const auto text = scalar(key, value, "an integer");
+  if (!text)
+    return;
   std::int64_t parsed = 0;
-  if (!parse_integer(text, parsed))
-    fail_at(value, key_path(key), "expected an integer, got " + quote(text));
-  if (parsed < min || parsed > max)
-    fail_at(value, key_path(key), "must be " + range_text(min, max) + ", got " + text);
-  out = parsed;
+  if (!parse_integer(*text, parsed))
+    fail_at(value, key_path(key), "expected an integer, got " + quote(*text));
+  else if (parsed < min || parsed > max)
+    fail_at(value, key_path(key), "must be " + range_text(min, max) + ", got " + *text);
+  else
+    out = parsed;
 }
 
 void MappingReader::read(const char *key, std::uint64_t &out, std::uint64_t min,
@@ -130,13 +150,16 @@ void MappingReader::read(const char *key, std::uint64_t &out, std::uint64_t min,
   const YAML::Node value = lookup(key);
   if (!value.IsDefined())
     return;
-  const std::string text = scalar(key, value, "a non-negative integer");
+  const auto text = scalar(key, value, "a non-negative integer");
+  if (!text)
+    return;
   std::uint64_t parsed = 0;
-  if (!parse_integer(text, parsed))
-    fail_at(value, key_path(key), "expected a non-negative integer, got " + quote(text));
-  if (parsed < min || parsed > max)
-    fail_at(value, key_path(key), "must be " + range_text(min, max) + ", got " + text);
-  out = parsed;
+  if (!parse_integer(*text, parsed))
+    fail_at(value, key_path(key), "expected a non-negative integer, got " + quote(*text));
+  else if (parsed < min || parsed > max)
+    fail_at(value, key_path(key), "must be " + range_text(min, max) + ", got " + *text);
+  else
+    out = parsed;
 }
 
 void MappingReader::read(const char *key, std::uint32_t &out, std::uint32_t min,
@@ -150,49 +173,63 @@ void MappingReader::read(const char *key, ByteSize &out, std::uint64_t min, std:
   const YAML::Node value = lookup(key);
   if (!value.IsDefined())
     return;
-  const std::string text = scalar(key, value, "a size such as 65536, 512K, 64M or 1G");
+  const auto text = scalar(key, value, "a size such as 65536, 512K, 64M or 1G");
+  if (!text)
+    return;
   std::uint64_t parsed = 0;
-  if (!parse_byte_size(text, parsed))
+  if (!parse_byte_size(*text, parsed))
     fail_at(value, key_path(key),
-            "expected a size such as 65536, 512K, 64M or 1G, got " + quote(text));
-  if (parsed < min || parsed > max)
-    fail_at(value, key_path(key), "must be " + range_text(min, max) + " bytes, got " + text);
-  out.bytes = parsed;
+            "expected a size such as 65536, 512K, 64M or 1G, got " + quote(*text));
+  else if (parsed < min || parsed > max)
+    fail_at(value, key_path(key), "must be " + range_text(min, max) + " bytes, got " + *text);
+  else
+    out.bytes = parsed;
 }
 
 void MappingReader::read(const char *key, std::string &out) {
   const YAML::Node value = lookup(key);
   if (!value.IsDefined())
     return;
-  out = scalar(key, value, "a string");
+  if (const auto text = scalar(key, value, "a string"))
+    out = *text;
 }
 
 void MappingReader::read(const char *key, std::vector<std::string> &out) {
   const YAML::Node value = lookup(key);
   if (!value.IsDefined())
     return;
-  if (!value.IsSequence())
+  if (!value.IsSequence()) {
     fail_at(value, key_path(key), "expected a list of strings");
+    return;
+  }
   std::vector<std::string> items;
   for (const YAML::Node &item : value) {
-    if (!item.IsScalar())
+    if (!item.IsScalar()) {
       fail_at(item, key_path(key), "expected a list of strings, found a nested structure");
+      return;
+    }
     items.push_back(item.Scalar());
   }
   out = std::move(items);
 }
 
+namespace {
+std::string joined(const std::vector<std::string> &items) {
+  std::string list;
+  for (const auto &item : items)
+    list += (list.empty() ? "" : ", ") + item;
+  return list;
+}
+} // namespace
+
 void MappingReader::read_choice(const char *key, std::string &out,
                                 const std::vector<std::string> &allowed) {
   std::string value = out;
   read(key, value);
-  if (std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-    std::string list;
-    for (const auto &a : allowed)
-      list += (list.empty() ? "" : ", ") + a;
-    fail(key, "must be one of " + list + ", got " + quote(value));
-  }
-  out = value;
+  if (std::find(allowed.begin(), allowed.end(), value) == allowed.end())
+    fail(key, "must be one of " + joined(allowed) + ", got " + quote(value));
+  else
+    out = value;
 }
 
 void MappingReader::read_choices(const char *key, std::vector<std::string> &out,
@@ -201,21 +238,17 @@ void MappingReader::read_choices(const char *key, std::vector<std::string> &out,
   read(key, values);
   std::set<std::string> unique;
   for (const auto &v : values) {
-    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
-      std::string list;
-      for (const auto &a : allowed)
-        list += (list.empty() ? "" : ", ") + a;
-      fail(key, "unknown value " + quote(v) + " (allowed: " + list + ")");
-    }
+    if (std::find(allowed.begin(), allowed.end(), v) == allowed.end())
+      return fail(key, "unknown value " + quote(v) + " (allowed: " + joined(allowed) + ")");
     if (!unique.insert(v).second)
-      fail(key, "value " + quote(v) + " is listed twice");
+      return fail(key, "value " + quote(v) + " is listed twice");
   }
   out = std::move(values);
 }
 
 MappingReader MappingReader::child(const char *key) {
   const YAML::Node value = lookup(key);
-  return MappingReader(file_, value.IsDefined() ? value : YAML::Node(), key_path(key));
+  return MappingReader(file_, value.IsDefined() ? value : YAML::Node(), key_path(key), errors_);
 }
 
 void MappingReader::finish() const {

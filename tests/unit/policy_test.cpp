@@ -67,6 +67,16 @@ TEST_CASE("errors name the file, the line and the full key") {
   CHECK(policy_error("a: b: c\n").rfind("p.yaml:1: not valid YAML:", 0) == 0);
 }
 
+TEST_CASE("every problem is reported at once, in file order") {
+  CHECK(policy_error("server:\n  port: eighty\n  prot: 80\nsandbox:\n  time: {wall_ms: -1}\n",
+                     {{"NOSPACE_MAX_PROCESSES", "0"}}) ==
+        "p.yaml:2: server.port: expected a non-negative integer, got 'eighty'\n"
+        "p.yaml:3: server.prot: unknown key\n"
+        "p.yaml:5: sandbox.time.wall_ms: expected a non-negative integer, got '-1'\n"
+        "environment NOSPACE_MAX_PROCESSES: limits.max_concurrent_runs: must be between 1 and "
+        "65536, got 0");
+}
+
 TEST_CASE("the original server's environment variables override the file") {
   const Policy p = parse_policy("server: {port: 9000}\n", "p.yaml",
                                 {{"PORT", "3000"},
