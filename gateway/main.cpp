@@ -176,10 +176,12 @@ int serve(const Options &options) {
   boost::asio::io_context io(1);
   LauncherClient launcher(io, std::move(launcher_socket));
   LauncherClientAdapter runs(launcher);
+  bool launcher_lost = false;
   launcher.on_disconnect([&](const std::string &why) {
-    // Without its launcher the gateway cannot run anything: exit, and let the supervisor
-    // (systemd, the container runtime) restart the pair.
+    // Without its launcher the gateway cannot run anything: exit with a failure status, so
+    // the supervisor (systemd, the container runtime) sees it and restarts the pair.
     log.write("launcher-lost", {{"reason", why}});
+    launcher_lost = true;
     io.stop();
   });
 
@@ -220,7 +222,7 @@ int serve(const Options &options) {
                           {"interpreter", policy.interpreter.path}});
 
   io.run(); // until the drain (or a lost launcher) stops it
-  return 0;
+  return launcher_lost && !(drain && drain->draining()) ? 1 : 0;
 }
 
 } // namespace

@@ -68,7 +68,7 @@ void NospaceService::attach(socketio::Namespace &nsp) {
       connection->on_kill(args, ack_of(ack));
     });
     std::weak_ptr<Connection> weak = connection;
-    socket->engine().on_drain([weak] {
+    socket->on_drain([weak] {
       if (auto c = weak.lock())
         c->on_drain();
     });
