@@ -176,7 +176,9 @@ TEST_CASE("WebSocket: buffered_amount reflects unwritten bytes, on_drain once wr
     const auto port = h.port();
     WsClient ws(port, "EIO=4&transport=websocket");
     CHECK(ws.receive().substr(0, 8) == "0{\"maxPa");
-    const std::string big(16u << 20, 'x'); // more than the socket buffers hold
+    // More than loopback's socket buffers can absorb: here tcp_rmem may autotune to 32 MiB and
+    // tcp_wmem to 4 MiB, so a 16 MiB message could vanish into the kernel at once.
+    const std::string big(48u << 20, 'x');
     h.on_io([&] { h.sockets.at(0)->send(big, false); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200)); // the client is not reading
     const auto pending = h.on_io([&] { return h.sockets[0]->buffered_amount(); });

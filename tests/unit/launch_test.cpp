@@ -236,7 +236,10 @@ TEST_CASE("`nospace-sandbox run`: --stdin feeds the program; output past the lim
   CHECK(o.result["reason"] == "output-limit");
   CHECK(o.out.size() == 4096);
   CHECK(o.out.find("not-reached") == std::string::npos);
-  CHECK(o.status == 128 + SIGKILL);
+  // Either the kill lands first (128 + SIGKILL), or the program sees its next write fail
+  // once the relay stops reading (it is its pid namespace's init, so SIGPIPE does not end
+  // it) and fake-nospace20 exits 4 on a failed write. Both are a stopped run, never 0.
+  CHECK((o.status == 128 + SIGKILL || o.status == 4));
 }
 
 TEST_CASE("rootless: an unprivileged launcher gives the same sandbox (own network namespace)") {

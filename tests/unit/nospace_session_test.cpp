@@ -62,13 +62,14 @@ public:
     posix_spawn_file_actions_destroy(&actions);
     const std::uint64_t id = next_id_;
     if (rc != 0) {
-      boost::asio::post(io_, [=] {
+      // Copy the path: cargv points into argv, which is gone when the handler runs.
+      boost::asio::post(io_, [=, path = argv[0]] {
         Started s;
         s.run_id = id;
         on_started({}, std::move(s));
         RunResult r;
         r.reason = "start-failed";
-        r.detail = "execve: " + std::string(strerror(rc)) + " (" + cargv[0] + ")";
+        r.detail = "execve: " + std::string(strerror(rc)) + " (" + path + ")";
         on_finished(r);
       });
       return;
