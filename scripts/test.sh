@@ -36,7 +36,7 @@ echo "== end-to-end tests (node, socket.io-client)"
 shopt -s nullglob
 e2e_tests=(tests/e2e/*.test.mjs)
 if ((${#e2e_tests[@]})); then
-  NOSPACE_BUILD_DIR=$root/build node --test --test-concurrency=1 --test-reporter=tap \
+  NOSPACE_BUILD_DIR=$root/build timeout 1800 node --test --test-concurrency=1 --test-timeout=300000 --test-reporter=tap \
     "${e2e_tests[@]}" >"$logs/e2e.tap" 2>&1
   grep -E '^# (pass|fail|skipped)' "$logs/e2e.tap"
 fi

@@ -61,13 +61,14 @@ async function runWith(caps) {
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  let waitListening, socket;
   const outcome = await new Promise((resolve) => {
     const timer = setTimeout(() => resolve({ result: 'no answer' }), 8000);
     exited.then((code) => { clearTimeout(timer); resolve({ result: `gateway exited ${code}` }); });
-    const waitListening = setInterval(() => {
+    waitListening = setInterval(() => {
       if (!stdout.includes('"event":"listening"')) return;
       clearInterval(waitListening);
-      const socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false });
+      socket = io(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false });
       let out = '';
       socket.on('nospace_stdout', (p) => (out += p.data));
       socket.on('nospace_stderr', (p) => (out += p.data));
@@ -82,6 +83,10 @@ async function runWith(caps) {
       socket.on('disconnect', () => { clearTimeout(timer); resolve({ result: 'disconnected', out }); });
     }, 25);
   });
+  // A gateway that exits before listening leaves the poll running: stop it, or this file's
+  // process never ends.
+  clearInterval(waitListening);
+  socket?.close();
   child.kill('SIGTERM');
   await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
   child.kill('SIGKILL');
