@@ -26,6 +26,25 @@ template <class T> bool parse_integer(const std::string &text, T &out) {
   return ec == std::errc() && ptr == end && begin != end;
 }
 
+// Strings end up in JSON (--check-policy, logs, the launcher's results), which must be UTF-8.
+bool valid_utf8(const std::string &s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    const std::size_t len = c < 0x80           ? 1
+                            : (c >> 5) == 0x6  ? 2
+                            : (c >> 4) == 0xe  ? 3
+                            : (c >> 3) == 0x1e ? 4
+                                               : 0;
+    if (len == 0 || i + len > s.size())
+      return false;
+    for (std::size_t k = 1; k < len; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2)
+        return false;
+    i += len;
+  }
+  return true;
+}
+
 template <class T> std::string range_text(T min, T max) {
   return "between " + std::to_string(min) + " and " + std::to_string(max);
 }
@@ -73,7 +92,8 @@ void MappingReader::fail_at(const YAML::Node &at, const std::string &key,
   const YAML::Mark mark = at.Mark();
   std::string where = file_;
   if (mark.line >= 0)
-    where += ":" + std::to_string(mark.line + 1);
+    where.append(":").append(
+        std::to_string(mark.line + 1)); // not "+": GCC 12 -Wrestrict false positive
   errors_->push_back(where + ": " + key + ": " + reason);
 }
 
@@ -109,6 +129,10 @@ std::optional<std::string> MappingReader::scalar(const char *key, const YAML::No
                                                  const char *expected) const {
   if (!value.IsScalar()) {
     fail_at(value, key_path(key), std::string("expected ") + expected);
+    return std::nullopt;
+  }
+  if (!valid_utf8(value.Scalar())) {
+    fail_at(value, key_path(key), "is not valid UTF-8");
     return std::nullopt;
   }
   return value.Scalar();
@@ -206,6 +230,10 @@ void MappingReader::read(const char *key, std::vector<std::string> &out) {
   for (const YAML::Node &item : value) {
     if (!item.IsScalar()) {
       fail_at(item, key_path(key), "expected a list of strings, found a nested structure");
+      return;
+    }
+    if (!valid_utf8(item.Scalar())) {
+      fail_at(item, key_path(key), "is not valid UTF-8");
       return;
     }
     items.push_back(item.Scalar());

@@ -65,6 +65,11 @@ TEST_CASE("errors name the file, the line and the full key") {
   CHECK(policy_error("server: {port: [1]}\n") ==
         "p.yaml:1: server.port: expected a non-negative integer");
   CHECK(policy_error("a: b: c\n").rfind("p.yaml:1: not valid YAML:", 0) == 0);
+  // Found by policy_fuzz: a raw byte string later broke the JSON dump of --check-policy.
+  CHECK(policy_error("server:\n  listen: \"127\xf3\xff\"\n") ==
+        "p.yaml:2: server.listen: is not valid UTF-8");
+  CHECK(policy_error("server:\n  allowed_origins: [\"\xc3\"]\n") ==
+        "p.yaml:2: server.allowed_origins: is not valid UTF-8");
 }
 
 TEST_CASE("every problem is reported at once, in file order") {
