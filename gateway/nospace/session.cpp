@@ -177,17 +177,8 @@ void Session::on_finished(const RunResult &result) {
   if (output_limited_)
     result_->reason = "output-limit";
   close_stdin();
-  ctx_.log.write("run-end", {{"session", id_},
-                             {"socket", socket_id_},
-                             {"ip", client_ip_},
-                             {"reason", result_->reason},
-                             {"detail", result_->detail},
-                             {"exitCode", result_->exit_code ? json(*result_->exit_code) : json()},
-                             {"usage", usage_json(*result_)},
-                             {"stdoutBytes", stdout_bytes_},
-                             {"stderrBytes", stderr_bytes_},
-                             {"status", ended_ ? final_status_ : std::string("pending")}});
   if (ended_) {
+    log_run_end();
     if (pipeline_)
       pipeline_->stop();
     return;
@@ -214,6 +205,22 @@ void Session::maybe_finish() {
     return;
   drain_timer_.cancel();
   finish_with(*result_);
+  // Logged only now: the program's last output may still have been in its pipes when the
+  // launcher reported the result, and the byte counts (and metrics) must include it.
+  log_run_end();
+}
+
+void Session::log_run_end() {
+  ctx_.log.write("run-end", {{"session", id_},
+                             {"socket", socket_id_},
+                             {"ip", client_ip_},
+                             {"reason", result_->reason},
+                             {"detail", result_->detail},
+                             {"exitCode", result_->exit_code ? json(*result_->exit_code) : json()},
+                             {"usage", usage_json(*result_)},
+                             {"stdoutBytes", stdout_bytes_},
+                             {"stderrBytes", stderr_bytes_},
+                             {"status", final_status_}});
 }
 
 std::string Session::start_failure_message(const RunResult &r) const {

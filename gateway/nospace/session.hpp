@@ -76,6 +76,7 @@ private:
   void on_finished(const RunResult &result);
   void on_output_limit();
   void maybe_finish();
+  void log_run_end();
   void finish_with(const RunResult &result);
   void end(const std::string &status, nlohmann::json extra, bool notify);
   void stderr_line(const std::string &text);
