@@ -187,6 +187,16 @@ public:
     endpoint_.set_max_message_size(limits.max_message);
     endpoint_.set_max_http_body_size(limits.max_body);
     endpoint_.set_open_handshake_timeout(limits.request_timeout.count());
+    // Events are small writes that often follow one another (a status, then the program's
+    // first line): with Nagle the second waits for the client's delayed ACK, about 40 ms.
+    // websocketpp's socket_init hook runs before accept, on a socket not yet open; this one
+    // runs on the accepted socket.
+    endpoint_.set_tcp_pre_init_handler([](websocketpp::connection_hdl hdl) {
+      if (auto con = std::static_pointer_cast<Endpoint::connection_type>(hdl.lock())) {
+        boost::system::error_code ec;
+        con->get_socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
+      }
+    });
   }
 
   // websocketpp copies these handlers into every connection, and connections can outlive the
