@@ -77,8 +77,7 @@ struct Launched {
   pid_t pid = -1;
   UniqueFd pidfd;
   UniqueFd seccomp_listener; // invalid without seccomp (or when the start failed)
-  // Non-empty when the start failed: "<step>: <cause>". The child has exited then (or been
-  // killed); the caller still reaps it through pidfd when pid > 0.
+  // Non-empty when the start failed: "<step>: <cause>". The child has been reaped then.
   std::string failure;
 };
 

@@ -293,10 +293,7 @@ struct Supervisor::Impl {
   }
 
   void finish_failed_start(Run run, const std::string &failure) {
-    if (run.pidfd) {
-      siginfo_t info{};
-      ::waitid(P_PIDFD, id_t(run.pidfd.get()), &info, WEXITED);
-    }
+    // launch() has reaped the child of a failed start: its uid is free again.
     if (run.host_id)
       uids.release(*run.host_id);
     RunResult result;
