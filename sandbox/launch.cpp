@@ -253,23 +253,27 @@ std::vector<char *> c_strings(const std::vector<std::string> &strings) {
   return out;
 }
 
-// The child's stack: mapped once per process and reused, so its pages are already present.
-// One child at a time uses it: launch() returns only once its child has exec'd (a new
-// address space) or has been reaped.
-constexpr std::size_t kChildStackBytes = 256 * 1024;
+// The child's stack lives in launch()'s own frame, which outlives the child's use of it
+// (launch() returns once the child has exec'd, a new address space, or has been reaped).
+// Inside the parent's stack its pages are already present, and AddressSanitizer, which
+// tracks one stack per thread, accepts a child running there. The child needs a few KiB
+// (no recursion, no allocation); the canary at the far end catches any growth towards it.
+constexpr std::size_t kChildStackBytes = 128 * 1024;
+constexpr std::size_t kStackCanaryBytes = 256;
+constexpr unsigned char kStackCanary = 0xa5;
 
-char *child_stack_top() {
-  static char *top = [] {
-    const std::size_t guard = std::size_t(::sysconf(_SC_PAGESIZE));
-    void *base = ::mmap(nullptr, kChildStackBytes + guard, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (base == MAP_FAILED)
-      return static_cast<char *>(nullptr);
-    ::mprotect(base, guard, PROT_NONE); // an overflow faults instead of writing below
-    return static_cast<char *>(base) + guard + kChildStackBytes;
-  }();
-  return top;
-}
+struct ChildStack {
+  alignas(64) unsigned char bytes[kChildStackBytes];
+
+  void *top() { return bytes + kChildStackBytes; }
+  void arm() { std::memset(bytes, kStackCanary, kStackCanaryBytes); }
+  bool intact() const {
+    for (std::size_t i = 0; i < kStackCanaryBytes; ++i)
+      if (bytes[i] != kStackCanary)
+        return false;
+    return true;
+  }
+};
 
 int child_entry(void *context) { child_main(*static_cast<const ChildContext *>(context)); }
 
@@ -281,14 +285,12 @@ int child_entry(void *context) { child_main(*static_cast<const ChildContext *>(c
 // it has reset the dispositions (no parent handler runs on shared memory). errno is shared
 // too; the child reads it only right after its own failed call while the parent, between
 // the clone and the go byte, makes only calls that succeed (or it kills the child).
-pid_t clone_child(int flags, const ChildContext &context, int *pidfd) {
-  char *stack = child_stack_top();
-  if (stack == nullptr)
-    return -1;
+pid_t clone_child(int flags, const ChildContext &context, ChildStack &stack, int *pidfd) {
+  stack.arm();
   sigset_t all, saved;
   sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &saved);
-  const pid_t pid = ::clone(child_entry, stack, flags | CLONE_VM | CLONE_PIDFD | SIGCHLD,
+  const pid_t pid = ::clone(child_entry, stack.top(), flags | CLONE_VM | CLONE_PIDFD | SIGCHLD,
                             const_cast<ChildContext *>(&context), pidfd);
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &saved, nullptr);
@@ -382,7 +384,8 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
     if (int err = plan.network->enter())
       return failed("network: setns into the shared namespace", err);
   int pidfd = -1;
-  const pid_t pid = clone_child(flags, ctx, &pidfd);
+  ChildStack stack;
+  const pid_t pid = clone_child(flags, ctx, stack, &pidfd);
   const int clone_errno = errno;
   if (join_network && plan.network->leave() != 0) {
     // The launcher itself would stay in the empty namespace: nothing sensible goes on.
@@ -439,6 +442,10 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
     out.failure = "seccomp: the listener could not be taken";
   if (!out.failure.empty())
     kill_and_reap(out.pidfd.get());
+  if (!stack.intact()) {
+    std::fputs("nospace-sandbox: the launch child outgrew its stack\n", stderr);
+    std::abort();
+  }
   return out;
 }
 
