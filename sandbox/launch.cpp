@@ -27,6 +27,8 @@ namespace {
 // Where the child keeps what it needs until exec (everything else is closed).
 constexpr int kErrorFd = 3;       // close-on-exec: EOF in the parent means exec happened
 constexpr int kSeccompSyncFd = 4; // close-on-exec: GUARD's listener hand-over
+// 5 is the program's memfd (kProgramFd) when there is no mount namespace.
+constexpr int kGoFd = 6; // close-on-exec: the parent's second go (cgroups joined)
 
 struct ChildFailure {
   std::int32_t step;
@@ -64,6 +66,13 @@ void check(ChildStep step, int err, int detail = -1) noexcept {
 
 int errno_of(bool ok) noexcept { return ok ? 0 : errno; }
 
+// One byte from the parent on the go pipe; EOF means it gave up (or died).
+void wait_for_parent(int go_fd) noexcept {
+  char go = 0;
+  if (::read(go_fd, &go, 1) != 1)
+    fail(ChildStep::WaitForParent, errno ? errno : EPIPE);
+}
+
 int reset_signals() noexcept {
   // The launcher may ignore SIGPIPE or block signals; the program starts from the defaults.
   struct sigaction dfl;
@@ -88,26 +97,27 @@ int arrange_fds(const ChildContext &c) noexcept {
       return errno;
   }
   // Lift every source above the targets first, so no dup3 overwrites a source still needed.
-  int from[6] = {r.stdin_fd < 0 ? null_fd : r.stdin_fd,
+  int from[7] = {r.stdin_fd < 0 ? null_fd : r.stdin_fd,
                  r.stdout_fd < 0 ? null_fd : r.stdout_fd,
                  r.stderr_fd < 0 ? null_fd : r.stderr_fd,
                  c.error_fd,
                  c.seccomp_fd,
-                 c.program_memfd};
+                 c.program_memfd,
+                 c.go_fd};
   for (int &fd : from)
     if (fd >= 0 && (fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 16)) < 0)
       return errno;
-  for (int target = 0; target < 6; ++target) {
+  for (int target = 0; target < 7; ++target) {
     if (from[target] < 0) {
       ::close(target); // unused slot (no seccomp, no memfd): whatever the launcher had there
       continue;
     }
-    // 0-2 and the program survive exec; the error pipe and seccomp socket must not.
-    const int flags = target == kErrorFd || target == kSeccompSyncFd ? O_CLOEXEC : 0;
+    // 0-2 and the program survive exec; the others must not.
+    const int flags = target <= 2 || target == kProgramFd ? 0 : O_CLOEXEC;
     if (::dup3(from[target], target, flags) < 0)
       return errno;
   }
-  return errno_of(::syscall(SYS_close_range, 6, ~0U, 0) == 0);
+  return errno_of(::syscall(SYS_close_range, 7, ~0U, 0) == 0);
 }
 
 int write_program(const LaunchRequest &r) noexcept {
@@ -152,14 +162,10 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   // 1. Die with the launcher: an orphaned run would escape its limits. First, so nothing
   //    below can outlive a launcher that dies mid-launch.
   check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
-  // 2. Wait until the parent has written the id maps (and joined the cgroup): before that
-  //    this process has no valid uid inside, and mounts would be created by an unmapped id.
-  //    EOF instead of the byte means the parent gave up (or died): stop.
-  {
-    char go = 0;
-    if (::read(c.go_fd, &go, 1) != 1)
-      fail(ChildStep::WaitForParent, errno ? errno : EPIPE);
-  }
+  // 2. Wait until the parent has written the id maps: before that this process has no
+  //    valid uid inside, and mounts would be created by an unmapped id. EOF instead of the
+  //    byte means the parent gave up (or died): stop.
+  wait_for_parent(c.go_fd);
   // 2b. With a user namespace, switch to the run's ids now, before anything is created:
   //    a launcher that is real root is still host uid 0 here, which is unmapped inside, and
   //    files and mounts made by an unmapped id fail (EOVERFLOW). This keeps every capability:
@@ -174,7 +180,8 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   //    A session of its own: no controlling terminal (so no TIOCSTI into the caller's
   //    terminal, no SIGHUP/SIGINT from it), and a process group the supervisor can kill.
   check(ChildStep::Session, errno_of(::setsid() >= 0));
-  // 4. Only stdio, the report pipe, the seccomp hand-over and the program's memfd remain.
+  // 4. Only stdio, the report pipe, the seccomp hand-over, the program's memfd and the go
+  //    pipe remain.
   check(ChildStep::FileDescriptors, arrange_fds(c));
   child_error_fd = kErrorFd;
   // 5. The minimal root: private propagation, tmpfs root with read-only binds, /tmp, /proc,
@@ -216,7 +223,10 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   // The parent-death signal is cleared by credential changes; set it again now that they
   //    are done (prctl is not in the seccomp allowlist, so it cannot come later).
   check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
-  // 11. no_new_privs: exec can never gain privileges (setuid bits, file capabilities); also
+  // 11. Wait until the parent has put this process into the run's cgroups (it does so
+  //     while the steps above run): nothing the program does may escape their limits.
+  wait_for_parent(kGoFd);
+  //     no_new_privs: exec can never gain privileges (setuid bits, file capabilities); also
   //     what lets an unprivileged process load a seccomp filter.
   check(ChildStep::NoNewPrivs, errno_of(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0));
   // 12. seccomp LAST: with the ids set and the capabilities gone, the allowlist need not
@@ -399,8 +409,8 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
   report.write.reset();
   go.read.reset();
   seccomp_child.reset();
-  // 5. From the parent, while the child waits: id maps (only a process outside the new user
-  //    namespace may write them), then the cgroup.
+  // 5. From the parent, while the child waits: the id maps (only a process outside the new
+  //    user namespace may write them).
   auto abort_child = [&](const std::string &what, int err) {
     kill_and_reap(out.pidfd.get());
     return failed(what, err);
@@ -410,6 +420,11 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
     if (int err = write_id_maps_from_parent(pid, req.identity, &what))
       return abort_child(std::string("id-maps: ") + what, err);
   }
+  // 6. Let the child go, then join the cgroups while it builds its root (a v1 cgroup move
+  //    costs ~0.1 ms per hierarchy here); the second byte lets it go on to its exec.
+  const char byte = 1;
+  if (::write(go.write.get(), &byte, 1) != 1)
+    return abort_child("go", errno);
   if (req.from_parent) {
     const std::string problem = req.from_parent(pid);
     if (!problem.empty()) {
@@ -418,8 +433,6 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
       return out;
     }
   }
-  // 6. Let the child go.
-  const char byte = 1;
   if (::write(go.write.get(), &byte, 1) != 1)
     return abort_child("go", errno);
   // 7. The seccomp listener, taken while the child waits just before exec.

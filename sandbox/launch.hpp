@@ -48,8 +48,8 @@ struct LaunchRequest {
   std::string program; // the program text ("" = none)
   RunIdentity identity;
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1; // borrowed; dup'ed onto 0, 1, 2
-  // In the parent after the id maps, before the child goes on (the cgroup joins here).
-  // Returns "" or what failed; a failure stops the start.
+  // In the parent while the child builds its root, before it may exec (the cgroups are
+  // joined here). Returns "" or what failed; a failure stops the start.
   std::function<std::string(pid_t)> from_parent;
 };
 
