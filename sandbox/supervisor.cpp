@@ -169,6 +169,11 @@ struct Supervisor::Impl {
   const bool host_root;
   UidRange uids;
   CgroupSupport cgroups;
+  // The next run's cgroups, made ahead of time: making them (mkdir and limits in each
+  // hierarchy, ~0.3 ms with v1's three) is then not part of a start.
+  std::optional<RunCgroup> spare_cgroup;
+  std::uint64_t next_cgroup = 1;
+  bool spare_scheduled = false;
   std::optional<SharedNetworkNamespace> network;
   std::optional<SeccompFilter> seccomp;
   std::shared_ptr<const CapabilityDrop> capabilities = std::make_shared<CapabilityDrop>();
@@ -194,6 +199,39 @@ struct Supervisor::Impl {
       network = SharedNetworkNamespace::create();
     if (sb.seccomp.enabled)
       seccomp = SeccompFilter::compile(sb.seccomp, policy.source);
+    schedule_spare_cgroup();
+  }
+
+  std::optional<RunCgroup> make_cgroup() {
+    return RunCgroup::prepare(policy.sandbox.cgroup, "run" + std::to_string(next_cgroup++),
+                              cgroups);
+  }
+
+  // Throws (through make_cgroup) when the groups cannot be made: the start fails with why.
+  std::optional<RunCgroup> take_cgroup() {
+    std::optional<RunCgroup> group = std::move(spare_cgroup);
+    spare_cgroup.reset();
+    if (!group)
+      group = make_cgroup();
+    if (group)
+      schedule_spare_cgroup();
+    return group;
+  }
+
+  // After the current event: the start that took the spare goes first.
+  void schedule_spare_cgroup() {
+    if (spare_scheduled)
+      return;
+    spare_scheduled = true;
+    loop.after(std::chrono::milliseconds(0), [this] {
+      spare_scheduled = false;
+      try {
+        if (!spare_cgroup)
+          spare_cgroup = make_cgroup();
+      } catch (const std::exception &) {
+        // No spare: the next start makes its groups itself and reports what fails.
+      }
+    });
   }
 
   std::shared_ptr<const LaunchPlan> plan_for(const std::string &interpreter) {
@@ -278,7 +316,7 @@ struct Supervisor::Impl {
     req.stdin_fd = spec.stdin_fd.get();
     req.stdout_fd = spec.stdout_fd.get();
     req.stderr_fd = spec.stderr_fd.get();
-    run.cgroup = RunCgroup::prepare(policy.sandbox.cgroup, "run" + std::to_string(run.id), cgroups);
+    run.cgroup = take_cgroup();
     if (run.cgroup)
       req.from_parent = [&run](pid_t pid) -> std::string {
         if (int err = run.cgroup->add_from_parent(pid))
