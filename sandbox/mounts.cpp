@@ -201,11 +201,11 @@ MountPlan prepare_mount_plan(const MountPlanInputs &in) {
     if (!deps.interpreter.empty() && ::access("/etc/ld.so.cache", R_OK) == 0)
       planner.add("/etc/ld.so.cache");
   }
-  // /dev: a tmpfs with binds of three host device nodes (binding needs no CAP_MKNOD, which a
-  // user namespace never grants); read-only once filled. No nodev on these binds, of course.
+  // /dev: a directory of the root with binds of three host device nodes (binding needs no
+  // CAP_MKNOD, which a user namespace never grants; each bind carries its own flags, so the
+  // root's nodev does not apply and no nodev is set on them, of course). Read-only with the
+  // root: no tmpfs of its own to mount and remount on every start.
   plan.before_pivot.push_back({K::MakeDir, root + "/dev", "", "", 0, "", "/dev"});
-  plan.before_pivot.push_back({K::Mount, root + "/dev", "tmpfs", "tmpfs", MS_NOSUID | MS_NOEXEC,
-                               "size=16k,nr_inodes=64,mode=0755", "/dev"});
   for (const char *node : kDevNodes)
     planner.bind(node, false, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
   for (const char *fd : {"fd", "stdin", "stdout", "stderr"}) {
@@ -225,9 +225,6 @@ MountPlan prepare_mount_plan(const MountPlanInputs &in) {
         {K::Mount, root + "/proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "", "/proc"});
     plan.proc = true;
   }
-  plan.after_pivot.push_back({K::BindRemount, "/dev", "", "",
-                              MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, "",
-                              "/dev"});
   plan.after_pivot.push_back({K::BindRemount, "/", "", "",
                               MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, "", "/"});
   return plan;
