@@ -5,20 +5,26 @@
 //   3. messages per second: several clients keep a window of "message" events in flight and
 //      count the "message-back" replies.
 // Also, for the breakdown, the memory of our Engine.IO layer alone (--engineio-echo, the
-// engine.io-client), so the Socket.IO layer's share is the difference.
+// engine.io-client), so the Socket.IO layer's share is the difference, and of websocketpp
+// alone (websocketpp-floor-server: the gateway's websocketpp configuration accepting plain
+// WebSocket connections and doing nothing else, opened with the `ws` package), the floor the
+// mandated library imposes.
 // The same run measures our socketio-conformance-server and the npm socket.io server
 // (echo-server.mjs), both with socket.io's default heartbeat and connectTimeout. Usage (bench/socketio/run.sh):
-//   node bench.mjs SERVER_BINARY [connections]
+//   node bench.mjs SERVER_BINARY [connections [FLOOR_SERVER_BINARY]]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Socket as EngineSocket } from 'engine.io-client';
 import { io } from 'socket.io-client';
+// Not a direct dependency: the WebSocket implementation engine.io-client itself uses.
+import WebSocket from 'ws';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ourBinary = process.argv[2];
 const connections = Number(process.argv[3] || 10000);
+const floorBinary = process.argv[4];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function rssKb(pid) {
@@ -185,24 +191,20 @@ async function speed(servers, rounds = 3) {
   }));
 }
 
-// Memory per idle connection of our Engine.IO layer alone (transport + Engine.IO session).
-async function engineOnly(binary) {
-  const server = start(binary, ['--port', '0', '--engineio-echo', '--ping-interval', '25000',
-    '--ping-timeout', '20000']);
+// Memory per idle connection of a server that only needs its connections opened: `open(port)`
+// resolves with an open client connection. Same warm-up, batches and settling as memory().
+async function idleMemory(name, command, args, open) {
+  const server = start(command, args);
   const [, port] = await server.waitFor(/listening (\d+)\n/);
-  const open = () =>
-    new Promise((resolve, reject) => {
-      const s = new EngineSocket(`ws://127.0.0.1:${port}`, { transports: ['websocket'] });
-      s.once('open', () => resolve(s));
-      s.once('error', reject);
-    });
-  for (let i = 0; i < 200; i++) (await open()).close();
+  for (let i = 0; i < 200; i++) (await open(port)).close();
   await sleep(1000);
   const before = rssKb(server.child.pid);
-  log(`engine.io layer alone: opening ${connections} idle connections`);
+  log(`${name}: opening ${connections} idle connections`);
   const sockets = [];
   for (let i = 0; i < connections; i += 200)
-    sockets.push(...(await Promise.all(Array.from({ length: Math.min(200, connections - i) }, open))));
+    sockets.push(
+      ...(await Promise.all(Array.from({ length: Math.min(200, connections - i) }, () => open(port))))
+    );
   await sleep(2000);
   const after = rssKb(server.child.pid);
   for (const s of sockets) s.close();
@@ -211,6 +213,26 @@ async function engineOnly(binary) {
   await sleep(1000);
   return Math.round(((after - before) * 1024) / connections);
 }
+
+// Our Engine.IO layer alone (transport + Engine.IO session), through engine.io-client.
+const engineOnly = (binary) =>
+  idleMemory('engine.io layer alone', binary,
+    ['--port', '0', '--engineio-echo', '--ping-interval', '25000', '--ping-timeout', '20000'],
+    (port) =>
+      new Promise((resolve, reject) => {
+        const s = new EngineSocket(`ws://127.0.0.1:${port}`, { transports: ['websocket'] });
+        s.once('open', () => resolve(s));
+        s.once('error', reject);
+      }));
+
+// websocketpp alone, as the gateway configures it, through a plain WebSocket client.
+const websocketppOnly = (binary) =>
+  idleMemory('websocketpp alone', binary, ['--port', '0'], (port) =>
+    new Promise((resolve, reject) => {
+      const s = new WebSocket(`ws://127.0.0.1:${port}/`);
+      s.once('open', () => resolve(s));
+      s.once('error', reject);
+    }));
 
 const socketioVersion = JSON.parse(
   readFileSync(path.join(here, '../node_modules/socket.io/package.json'))
@@ -243,12 +265,19 @@ const results = servers.map((server, i) => {
   };
 });
 const engineBytes = await engineOnly(ourBinary);
+const floorBytes = floorBinary ? await websocketppOnly(floorBinary) : undefined;
 for (const r of results) console.log(JSON.stringify(r));
 const [ours, theirs] = results;
-console.log(
-  `breakdown of ours: transport + Engine.IO ${engineBytes} B, ` +
-    `Socket.IO layer ${ours.bytes_per_connection - engineBytes} B per connection`
-);
+const parts =
+  floorBytes === undefined
+    ? [`transport + Engine.IO ${engineBytes} B`]
+    : [
+        `websocketpp alone ${floorBytes} B (${(floorBytes / theirs.bytes_per_connection).toFixed(2)}x ` +
+          `socket.io's whole connection)`,
+        `our transport + Engine.IO above it ${engineBytes - floorBytes} B`,
+      ];
+parts.push(`Socket.IO layer ${ours.bytes_per_connection - engineBytes} B`);
+console.log(`breakdown of ours per connection: ${parts.join(', ')}`);
 console.log(
   `memory per connection: ${ours.bytes_per_connection} B vs ${theirs.bytes_per_connection} B ` +
     `(${(ours.bytes_per_connection / theirs.bytes_per_connection).toFixed(2)}x); ` +

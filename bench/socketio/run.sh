@@ -13,4 +13,4 @@ want=$((connections + 1024)) hard=$(ulimit -Hn)
 [[ $hard != unlimited ]] && ((hard < want)) && want=$hard
 ulimit -n "$want"
 exec node bench/socketio/bench.mjs "$PWD/$build/tests/conformance/socketio-conformance-server" \
-  "$connections"
+  "$connections" "$PWD/$build/bench/socketio/websocketpp-floor-server"

@@ -1,60 +1,15 @@
 // The websocketpp side of the transport. Built as C++17 (see meson.build).
 #include "gateway/transport/listener.hpp"
 
-#include <websocketpp/concurrency/none.hpp>
-#include <websocketpp/config/asio_no_tls.hpp>
-#include <websocketpp/server.hpp>
+#include "gateway/transport/websocketpp_config.hpp"
 
 #include <boost/asio/post.hpp>
 
 #include <stdexcept>
 
 namespace nospace::transport {
+
 namespace {
-
-class WsConnectionImpl;
-
-// Extra fields websocketpp stores inside each of its connection objects: the handle that
-// owns this connection, so messages reach it without a lookup table.
-struct ConnectionData {
-  WsConnectionImpl *owner = nullptr;
-};
-
-// websocketpp's asio config, single-threaded (no locks: one io_context thread) and with a
-// 1 KiB read buffer instead of 16 KiB, which sits inside every connection object:
-// per-connection memory matters at 10,000 idle connections, and events are small.
-struct ServerConfig : websocketpp::config::asio {
-  using type = ServerConfig;
-  using base = websocketpp::config::asio;
-
-  typedef websocketpp::concurrency::none concurrency_type;
-  typedef base::request_type request_type;
-  typedef base::response_type response_type;
-  typedef base::message_type message_type;
-  typedef base::con_msg_manager_type con_msg_manager_type;
-  typedef base::endpoint_msg_manager_type endpoint_msg_manager_type;
-  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::elevel> elog_type;
-  typedef websocketpp::log::basic<concurrency_type, websocketpp::log::alevel> alog_type;
-  typedef base::rng_type rng_type;
-
-  struct transport_config : base::transport_config {
-    typedef type::concurrency_type concurrency_type;
-    typedef type::alog_type alog_type;
-    typedef type::elog_type elog_type;
-    typedef type::request_type request_type;
-    typedef type::response_type response_type;
-    typedef websocketpp::transport::asio::basic_socket::endpoint socket_type;
-    static const bool enable_multithreading = false;
-  };
-  typedef websocketpp::transport::asio::endpoint<transport_config> transport_type;
-
-  typedef ConnectionData connection_base;
-  static const size_t connection_read_buffer_size = 1024;
-  static const bool enable_multithreading = false;
-};
-
-using Endpoint = websocketpp::server<ServerConfig>;
-using ConnectionPtr = Endpoint::connection_ptr;
 
 HttpRequest read_request(const ConnectionPtr &con) {
   HttpRequest out;
@@ -126,6 +81,8 @@ private:
   bool deferred_ = false;
 };
 
+} // namespace
+
 class WsConnectionImpl final : public WsConnection {
 public:
   explicit WsConnectionImpl(ConnectionPtr con) : con_(std::move(con)) { con_->owner = this; }
@@ -171,32 +128,11 @@ private:
   ConnectionPtr con_;
 };
 
-} // namespace
-
 class ListenerImpl {
 public:
   ListenerImpl(boost::asio::io_context &io, Limits limits, Handlers handlers)
       : handlers_(std::move(handlers)) {
-    endpoint_.clear_access_channels(websocketpp::log::alevel::all);
-    // websocketpp reports peer resets and the like as errors on its own log; they reach us
-    // as closed connections, which is where they are handled.
-    endpoint_.clear_error_channels(websocketpp::log::elevel::all);
-    endpoint_.init_asio(&io);
-    endpoint_.set_reuse_addr(true);
-    endpoint_.set_user_agent("nospace-gateway");
-    endpoint_.set_max_message_size(limits.max_message);
-    endpoint_.set_max_http_body_size(limits.max_body);
-    endpoint_.set_open_handshake_timeout(limits.request_timeout.count());
-    // Events are small writes that often follow one another (a status, then the program's
-    // first line): with Nagle the second waits for the client's delayed ACK, about 40 ms.
-    // websocketpp's socket_init hook runs before accept, on a socket not yet open; this one
-    // runs on the accepted socket.
-    endpoint_.set_tcp_pre_init_handler([](websocketpp::connection_hdl hdl) {
-      if (auto con = std::static_pointer_cast<Endpoint::connection_type>(hdl.lock())) {
-        boost::system::error_code ec;
-        con->get_socket().set_option(boost::asio::ip::tcp::no_delay(true), ec);
-      }
-    });
+    configure_endpoint(endpoint_, io, limits);
   }
 
   // websocketpp copies these handlers into every connection, and connections can outlive the
@@ -297,11 +233,8 @@ private:
 
   void on_open(websocketpp::connection_hdl hdl) {
     auto con = endpoint_.get_con_from_hdl(hdl);
-    HttpRequest request = read_request(con);
-    // websocketpp keeps the parsed handshake (two header maps) for the connection's lifetime
-    // and never reads it again on an open server connection; the upper layer has its copy.
-    const_cast<ServerConfig::request_type &>(con->get_request()) = ServerConfig::request_type{};
-    const_cast<ServerConfig::response_type &>(con->get_response()) = ServerConfig::response_type{};
+    HttpRequest request = read_request(con); // the upper layer's copy
+    release_handshake(*con);
     auto ws = std::make_shared<WsConnectionImpl>(con);
     if (handlers_.on_ws_open)
       handlers_.on_ws_open(ws, std::move(request));
