@@ -8,6 +8,7 @@
 #include "sandbox/uid_range.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -158,6 +159,10 @@ struct Supervisor::Impl {
     std::optional<std::uint32_t> host_id;
     std::optional<RunCgroup> cgroup;
     ino_t pid_namespace = 0; // the run's own (0 without a pid namespace)
+    // The run's mount namespace, held until its result is out: the last reference pays for
+    // the teardown of its mounts (an RCU grace period, ~0.1 ms here), and it should not be
+    // the exiting init, whose exit is only seen once that is done.
+    UniqueFd mount_namespace;
     Clock::time_point started;
     EventLoop::TimerId wall_timer = 0, grace_timer = 0;
     std::string end_reason, end_detail; // set when the supervisor ends the run
@@ -273,6 +278,9 @@ struct Supervisor::Impl {
     }
     if (policy.sandbox.namespaces.pid)
       run.pid_namespace = pid_namespace_of(std::to_string(run.pid));
+    if (policy.sandbox.namespaces.mount)
+      run.mount_namespace.reset(
+          ::open(("/proc/" + std::to_string(run.pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
     const int pidfd = run.pidfd.get(), listener = run.listener.get();
     run.wall_timer = loop.after(std::chrono::milliseconds(policy.sandbox.time.wall_ms),
                                 [this, id] { end(id, "wall-timeout", ""); });
@@ -462,10 +470,11 @@ struct Supervisor::Impl {
       kill_every_process_of(*run.host_id);
     if (run.host_id)
       uids.release(*run.host_id);
-    auto on_done = std::move(run.on_done);
-    runs.erase(it); // closes the fds, removes the cgroup (killing anything left in it)
-    if (on_done)
-      on_done(result);
+    // The result first; then the run's fds close, its mount namespace goes and its cgroups
+    // are removed (killing anything left in them) when `finished` goes out of scope.
+    auto finished = runs.extract(it);
+    if (finished.mapped().on_done)
+      finished.mapped().on_done(result);
   }
 
   RunResult classify(Run &run, const siginfo_t &info, const rusage &usage) {

@@ -27,6 +27,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <thread>
 
 using namespace nospace;
 using namespace nospace::launch;
@@ -427,7 +428,20 @@ TEST_CASE("service: 1,000 runs leave no fds, mounts, cgroups, temp files or proc
                   count_cgroups_of(l.pid),   launcher_temp_files(),
                   children_of(l.pid).size(), interpreter_processes().size()};
   };
+  // The launcher cleans up a run (fds, mount namespace, cgroups) just after sending its
+  // result, and makes the next run's cgroups ahead: wait until the counts hold still.
+  auto settled = [&](const Counts &c) {
+    for (int i = 0; i < 50; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const Counts now = count();
+      if (now.fds == c.fds && now.cgroups == c.cgroups)
+        return true;
+    }
+    return false;
+  };
   Counts before = count();
+  for (int i = 0; i < 10 && !settled(before); ++i)
+    before = count();
   auto t0 = std::chrono::steady_clock::now();
   constexpr int kRuns = 1000, kParallel = 8;
   int started = 0, finished = 0, failed = 0;
@@ -452,6 +466,7 @@ TEST_CASE("service: 1,000 runs leave no fds, mounts, cgroups, temp files or proc
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   WARN(kRuns << " runs in " << seconds << " s");
   CHECK(failed == 0);
+  settled(before); // the last run's cleanup
   Counts after = count();
   CHECK(after.fds == before.fds);
   CHECK(after.mounts == before.mounts);
