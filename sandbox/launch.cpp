@@ -162,11 +162,22 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   // 1. Die with the launcher: an orphaned run would escape its limits. First, so nothing
   //    below can outlive a launcher that dies mid-launch.
   check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
-  // 2. Wait until the parent has written the id maps: before that this process has no
+  // 2. Signal dispositions and mask back to the defaults the program expects. Until here
+  //    every signal is blocked (clone_child): no launcher handler runs in this process.
+  check(ChildStep::Signals, reset_signals());
+  //    A session of its own: no controlling terminal (so no TIOCSTI into the caller's
+  //    terminal, no SIGHUP/SIGINT from it), and a process group the supervisor can kill.
+  check(ChildStep::Session, errno_of(::setsid() >= 0));
+  // 3. Only stdio, the report pipe, the seccomp hand-over, the program's memfd and the go
+  //    pipe remain. Steps 2 and 3 create nothing, so they go on while the parent writes the
+  //    id maps.
+  check(ChildStep::FileDescriptors, arrange_fds(c));
+  child_error_fd = kErrorFd;
+  // 4. Wait until the parent has written the id maps: before that this process has no
   //    valid uid inside, and mounts would be created by an unmapped id. EOF instead of the
   //    byte means the parent gave up (or died): stop.
-  wait_for_parent(c.go_fd);
-  // 2b. With a user namespace, switch to the run's ids now, before anything is created:
+  wait_for_parent(kGoFd);
+  //    With a user namespace, switch to the run's ids now, before anything is created:
   //    a launcher that is real root is still host uid 0 here, which is unmapped inside, and
   //    files and mounts made by an unmapped id fail (EOVERFLOW). This keeps every capability:
   //    they come from creating the namespace, not from the uid, and the kernel clears them
@@ -175,15 +186,6 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   //    the capabilities the mounts need.
   if (plan.namespaces.user)
     check(ChildStep::Identity, apply_identity(req.identity));
-  // 3. Signal dispositions and mask back to the defaults the program expects.
-  check(ChildStep::Signals, reset_signals());
-  //    A session of its own: no controlling terminal (so no TIOCSTI into the caller's
-  //    terminal, no SIGHUP/SIGINT from it), and a process group the supervisor can kill.
-  check(ChildStep::Session, errno_of(::setsid() >= 0));
-  // 4. Only stdio, the report pipe, the seccomp hand-over, the program's memfd and the go
-  //    pipe remain.
-  check(ChildStep::FileDescriptors, arrange_fds(c));
-  child_error_fd = kErrorFd;
   // 5. The minimal root: private propagation, tmpfs root with read-only binds, /tmp, /proc,
   //    /dev, pivot_root, old root detached, root read-only. Needs CAP_SYS_ADMIN in the new
   //    user namespace, so before the ids and capabilities go.

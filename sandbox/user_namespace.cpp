@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,14 +56,17 @@ int write_id_maps_from_parent(pid_t child, const RunIdentity &id, const char **w
   return write_proc_file(child, "gid_map", line);
 }
 
+// Raw syscalls, not glibc's wrappers: those change the ids of every thread glibc knows of,
+// by signalling them, and in the launch child (which shares the launcher's memory) glibc's
+// thread list is the launcher's. The child is one thread; the kernel call changes just it.
 int apply_identity(const RunIdentity &id) noexcept {
   // Root's supplementary groups (gid 0 among them) would otherwise follow the program and
   // count in host permission checks even though they are unmapped inside.
-  if (id.host_root && setgroups(0, nullptr) != 0)
+  if (id.host_root && ::syscall(SYS_setgroups, 0, nullptr) != 0)
     return errno;
-  if (setresgid(id.gid(), id.gid(), id.gid()) != 0)
+  if (::syscall(SYS_setresgid, id.gid(), id.gid(), id.gid()) != 0)
     return errno;
-  if (setresuid(id.uid(), id.uid(), id.uid()) != 0)
+  if (::syscall(SYS_setresuid, id.uid(), id.uid(), id.uid()) != 0)
     return errno;
   return 0;
 }

@@ -3,29 +3,34 @@
 
 #include "gateway/transport/http.hpp"
 
+#include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 namespace nospace::engineio {
 
 using transport::HeaderList;
 
+// Kept for the session's lifetime, so only what an application may still want is stored:
+// the query is decoded from `url` when asked for, and the headers that served only the
+// HTTP exchange or the WebSocket handshake are dropped (gateway/engineio/server.cpp).
 struct Handshake {
-  std::string url;                                        // path and query as sent
-  std::vector<std::pair<std::string, std::string>> query; // decoded query parameters
-  HeaderList headers;                                     // as the client sent them
-  std::string address;                                    // client IP
+  std::string url;     // path and query as sent
+  HeaderList headers;  // as the client sent them
+  std::string address; // client IP
 
   const std::string *header(std::string_view name) const {
     return transport::find_header(headers, name);
   }
-  const std::string *query_param(std::string_view name) const {
-    for (const auto &[key, value] : query)
+  // The first query parameter of that name, decoded.
+  std::optional<std::string> query_param(std::string_view name) const {
+    const auto question = url.find('?');
+    if (question == std::string::npos)
+      return std::nullopt;
+    for (auto &[key, value] : transport::parse_query(std::string_view(url).substr(question + 1)))
       if (key == name)
-        return &value;
-    return nullptr;
+        return std::move(value);
+    return std::nullopt;
   }
 };
 

@@ -221,7 +221,7 @@ void ServerImpl::on_engine_http(const std::shared_ptr<transport::HttpExchange> &
     return;
   }
   if (!query.sid) {
-    auto session = create_session(std::move(request), std::move(query.params));
+    auto session = create_session(std::move(request));
     session->start_polling(exchange);
     return;
   }
@@ -260,25 +260,21 @@ void ServerImpl::on_ws_open(std::shared_ptr<transport::WsConnection> ws,
     it->second->begin_upgrade(std::move(ws));
     return;
   }
-  auto session = create_session(std::move(request), std::move(query.params));
+  auto session = create_session(std::move(request));
   session->start_websocket(std::move(ws));
 }
 
-std::shared_ptr<Session>
-ServerImpl::create_session(transport::HttpRequest &&request,
-                           std::vector<std::pair<std::string, std::string>> &&query) {
+std::shared_ptr<Session> ServerImpl::create_session(transport::HttpRequest &&request) {
   Handshake handshake;
   handshake.url = std::move(request.target);
-  handshake.query = std::move(query);
   handshake.headers = std::move(request.headers);
   // Headers that only served the HTTP exchange or the WebSocket handshake are dropped: a
   // session lives long, and at 10,000 connections every stored byte counts.
   std::erase_if(handshake.headers, [](const auto &header) { return handshake_only(header.first); });
   handshake.headers.shrink_to_fit();
   handshake.address = std::move(request.remote_address);
-  std::string id = new_session_id();
-  auto session = std::make_shared<Session>(*this, id, std::move(handshake));
-  sessions_.emplace(std::move(id), session);
+  auto session = std::make_shared<Session>(*this, new_session_id(), std::move(handshake));
+  sessions_.emplace(session->id(), session);
   return session;
 }
 

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -59,13 +60,14 @@ private:
   void on_app_http(const std::shared_ptr<transport::HttpExchange> &exchange);
   bool on_ws_validate(const transport::HttpRequest &request, HttpResponse &refusal);
   void on_ws_open(std::shared_ptr<transport::WsConnection> ws, transport::HttpRequest &&request);
-  std::shared_ptr<Session> create_session(transport::HttpRequest &&request,
-                                          std::vector<std::pair<std::string, std::string>> &&query);
+  std::shared_ptr<Session> create_session(transport::HttpRequest &&request);
   void do_drain_check();
 
   boost::asio::io_context &io_;
   Config config_;
-  std::unordered_map<std::string, std::shared_ptr<Session>> sessions_;
+  // Keyed by a view of the session's own id (a session lives as long as its entry): no
+  // second copy of the 20-character id per session.
+  std::unordered_map<std::string_view, std::shared_ptr<Session>> sessions_;
   std::vector<std::weak_ptr<Session>> drain_watch_;
   boost::asio::steady_timer drain_timer_;
   bool drain_timer_armed_ = false;

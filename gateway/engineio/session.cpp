@@ -122,8 +122,7 @@ void Session::flush() {
         ws_->send(std::string_view(&type, 1), packet.data, false);
       }
     }
-    queue_.clear();
-    queued_bytes_ = 0;
+    release_queue();
     maybe_drained();
     return;
   }
@@ -142,8 +141,7 @@ void Session::respond_poll(const char *trailer) {
   if (queue_.empty())
     queue_.push_back(Packet{PacketType::noop, {}, false});
   HttpResponse response = payload_response(encode_payload(queue_));
-  queue_.clear();
-  queued_bytes_ = 0;
+  release_queue();
   server_.add_cors(poll_->request(), response);
   auto poll = std::move(poll_);
   poll_.reset();
@@ -153,6 +151,13 @@ void Session::respond_poll(const char *trailer) {
     return;
   }
   maybe_drained();
+}
+
+// Sent packets leave no storage behind: most sessions are idle most of the time, and a
+// vector keeps its capacity after clear().
+void Session::release_queue() {
+  std::vector<Packet>().swap(queue_);
+  queued_bytes_ = 0;
 }
 
 void Session::maybe_drained() {
@@ -285,7 +290,7 @@ void Session::begin_upgrade(std::shared_ptr<transport::WsConnection> ws) {
     if (auto self = weak.lock())
       self->abort_upgrade();
   };
-  upgrade_timer_ = std::make_unique<boost::asio::steady_timer>(server_.io());
+  upgrade_timer_ = std::make_unique<Timer>(server_.io());
   upgrade_timer_->expires_after(server_.config().upgrade_timeout);
   upgrade_timer_->async_wait([weak](const boost::system::error_code &ec) {
     if (ec)
@@ -453,9 +458,7 @@ void Session::finalize(const std::string &reason) {
   auto self = shared_from_this();
   timer_.cancel();
   upgrade_timer_.reset();
-  queue_.clear();
-  queue_.shrink_to_fit();
-  queued_bytes_ = 0;
+  release_queue();
   if (poll_) {
     auto poll = std::move(poll_);
     poll_.reset();

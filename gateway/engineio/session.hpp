@@ -7,9 +7,9 @@
 #include "gateway/engineio/packet.hpp"
 #include "gateway/engineio/server.hpp"
 #include "gateway/engineio/socket.hpp"
+#include "gateway/engineio/timer.hpp"
 #include "gateway/transport/listener.hpp"
 
-#include <boost/asio/steady_timer.hpp>
 
 #include <memory>
 #include <string>
@@ -56,6 +56,7 @@ private:
   void schedule_flush();
   void flush();
   void respond_poll(const char *trailer);
+  void release_queue();
   void maybe_drained();
 
   void on_ws_frame(std::string &&data, bool binary);
@@ -85,8 +86,8 @@ private:
   std::shared_ptr<transport::HttpExchange> poll_; // the held long-polling GET
   std::shared_ptr<transport::WsConnection> ws_;   // current transport when WebSocket
   std::shared_ptr<transport::WsConnection> probe_;
-  boost::asio::steady_timer timer_; // heartbeat, or the closing deadline
-  std::unique_ptr<boost::asio::steady_timer> upgrade_timer_;
+  Timer timer_; // heartbeat, or the closing deadline
+  std::unique_ptr<Timer> upgrade_timer_;
   std::function<void(std::string, bool)> on_message_;
   std::function<void(const std::string &)> on_close_;
   std::function<void()> on_drain_;

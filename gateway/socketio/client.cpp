@@ -28,7 +28,7 @@ std::string random_socket_id() {
 
 Client::Client(Server &server, std::shared_ptr<engineio::Socket> engine)
     : server_(server), engine_(std::move(engine)), decoder_(server.config().max_attachments),
-      connect_timer_(server.io()) {}
+      connect_timer_(std::make_unique<engineio::Timer>(server.io())) {}
 
 void Client::start() {
   std::weak_ptr<Client> weak = weak_from_this();
@@ -44,8 +44,8 @@ void Client::start() {
     if (auto self = weak.lock())
       self->on_drain();
   });
-  connect_timer_.expires_after(server_.config().connect_timeout);
-  connect_timer_.async_wait([weak](const boost::system::error_code &ec) {
+  connect_timer_->expires_after(server_.config().connect_timeout);
+  connect_timer_->async_wait([weak](const boost::system::error_code &ec) {
     if (auto self = weak.lock())
       self->on_connect_timeout(ec);
   });
@@ -102,7 +102,7 @@ void Client::on_connect(Packet packet) {
     return;
   }
   sockets_[packet.nsp] = socket;
-  connect_timer_.cancel();
+  connect_timer_.reset(); // cancels the wait
   send({PacketType::connect, packet.nsp, std::nullopt, nlohmann::json{{"sid", socket->id()}}});
   nsp->admit(socket);
 }
@@ -148,7 +148,7 @@ void Client::on_close(const std::string &reason) {
     return;
   auto self = shared_from_this(); // server_.forget() drops the last owning reference
   closed_ = true;
-  connect_timer_.cancel();
+  connect_timer_.reset();
   auto sockets = std::move(sockets_);
   sockets_.clear();
   for (auto &[name, socket] : sockets) {

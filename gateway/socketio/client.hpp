@@ -4,7 +4,7 @@
 // and closes the connection on a protocol error or when no CONNECT came in time.
 #include "gateway/socketio/packet.hpp"
 
-#include <boost/asio/steady_timer.hpp>
+#include "gateway/engineio/timer.hpp"
 
 #include <map>
 #include <memory>
@@ -42,7 +42,8 @@ private:
   Server &server_;
   std::shared_ptr<engineio::Socket> engine_;
   Decoder decoder_;
-  boost::asio::steady_timer connect_timer_;
+  // Only until the first CONNECT is accepted: an idle joined connection holds no timer.
+  std::unique_ptr<engineio::Timer> connect_timer_;
   std::map<std::string, std::shared_ptr<Socket>> sockets_; // by namespace
   bool closed_ = false;
 };

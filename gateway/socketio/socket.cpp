@@ -3,6 +3,7 @@
 #include "gateway/engineio/socket.hpp"
 #include "gateway/socketio/client.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace nospace::socketio {
@@ -52,7 +53,14 @@ void Socket::emit_with_ack(const std::string &event, nlohmann::json args, AckHan
 }
 
 void Socket::on(const std::string &event, EventHandler handler) {
-  handlers_[event] = std::move(handler);
+  for (auto &[name, existing] : handlers_) {
+    if (name == event) {
+      existing = std::move(handler);
+      return;
+    }
+  }
+  handlers_.reserve(handlers_.size() + 1); // exactly: no spare capacity per socket
+  handlers_.emplace_back(event, std::move(handler));
 }
 
 void Socket::on_disconnect(DisconnectHandler handler) { on_disconnect_ = std::move(handler); }
@@ -86,7 +94,8 @@ void Socket::handle_packet(Packet packet) {
   case PacketType::binary_event: {
     nlohmann::json &name = packet.data[0];
     std::string event = name.is_string() ? name.get<std::string>() : name.dump();
-    auto handler = handlers_.find(event);
+    auto handler = std::find_if(handlers_.begin(), handlers_.end(),
+                                [&event](const auto &entry) { return entry.first == event; });
     if (handler == handlers_.end())
       return;
     packet.data.erase(packet.data.begin());
@@ -140,7 +149,7 @@ void Socket::handle_close(const std::string &reason) {
   connected_ = false;
   pending_acks_.clear();
   // Handlers often capture this socket's shared_ptr: drop them so the cycle breaks.
-  handlers_.clear();
+  handlers_ = {};
   on_drain_ = nullptr;
   auto on_disconnect = std::move(on_disconnect_);
   on_disconnect_ = nullptr;

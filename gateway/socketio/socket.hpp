@@ -11,7 +11,8 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace nospace::engineio {
 class Socket;
@@ -101,7 +102,9 @@ private:
   bool connected_ = true;
   std::uint64_t next_ack_id_ = 0;
   std::map<std::uint64_t, AckHandler> pending_acks_;
-  std::unordered_map<std::string, EventHandler> handlers_;
+  // A short list, searched in order: sockets are many and their handlers few, and a hash map
+  // costs a node per handler plus its buckets (about 250 bytes more for five handlers).
+  std::vector<std::pair<std::string, EventHandler>> handlers_;
   DisconnectHandler on_disconnect_;
   std::function<void()> on_drain_;
   std::shared_ptr<void> data_;
