@@ -5,6 +5,8 @@
 //   service       LauncherClient::start -> on_finished through `nospace-sandbox service`
 //                 (what the gateway pays: request, memfd, fds back, result)
 //   bwrap         Debian's bwrap --unshare-all with a comparable minimal root, + waitpid
+//   posix_spawn-dynamic, service-dynamic: the same two for a dynamically linked program
+//                 (what an interpreter like nospace20 is)
 // Usage: launcher-bench [RUNS]   (default 500; root, for the default policy's uid range)
 #include "gateway/launcher/launcher_client.hpp"
 #include "sandbox/supervisor.hpp"
@@ -31,6 +33,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 const std::string kProgram = NOSPACE_BUILD_ROOT "/bench/launcher/exit-at-once";
+const std::string kDynamicProgram = NOSPACE_BUILD_ROOT "/bench/launcher/exit-at-once-dynamic";
 const std::string kLauncher = NOSPACE_BUILD_ROOT "/sandbox/nospace-sandbox";
 
 double ms_since(Clock::time_point t0) {
@@ -53,7 +56,7 @@ int spawn_and_wait(const std::vector<std::string> &args) {
 void report(const char *name, std::vector<double> samples, int failures) {
   std::sort(samples.begin(), samples.end());
   auto at = [&](double q) { return samples[std::size_t(q * double(samples.size() - 1))]; };
-  std::printf("%-12s median %7.3f ms   p99 %7.3f ms   min %7.3f ms   (%zu runs, %d failed)\n", name,
+  std::printf("%-19s median %7.3f ms   p99 %7.3f ms   min %7.3f ms   (%zu runs, %d failed)\n", name,
               at(0.5), at(0.99), samples.front(), samples.size(), failures);
   std::fflush(stdout);
 }
@@ -95,9 +98,10 @@ bool run_through(boost::asio::io_context &io, gateway::LauncherClient &client) {
   return result && result->reason == "exited" && result->exit_code == 0;
 }
 
-std::string write_policy(const std::string &name, const std::string &extra) {
+std::string write_policy(const std::string &name, const std::string &program,
+                         const std::string &extra) {
   std::string path = "/tmp/nospace-launcher-bench-" + std::to_string(::getpid()) + name;
-  std::ofstream(path) << "interpreter:\n  path: " << kProgram << "\n" << extra;
+  std::ofstream(path) << "interpreter:\n  path: " << program << "\n" << extra;
   return path;
 }
 
@@ -105,9 +109,11 @@ std::string write_policy(const std::string &name, const std::string &extra) {
 
 int main(int argc, char **argv) {
   int runs = argc > 1 ? std::atoi(argv[1]) : 500;
-  std::string policy_path = write_policy(".yaml", "");
+  std::string policy_path = write_policy(".yaml", kProgram, "");
   // The same without cgroup limits: what the per-run cgroup costs (v1 memory + pids here).
-  std::string no_cgroup_path = write_policy("-nocg.yaml", "sandbox:\n  cgroup: {mode: off}\n");
+  std::string no_cgroup_path =
+      write_policy("-nocg.yaml", kProgram, "sandbox:\n  cgroup: {mode: off}\n");
+  std::string dynamic_path = write_policy("-dynamic.yaml", kDynamicProgram, "");
   Policy policy = load_policy(policy_path);
 
   sandbox::EventLoop loop;
@@ -115,6 +121,7 @@ int main(int argc, char **argv) {
   boost::asio::io_context io;
   gateway::LauncherClient client(io, gateway::spawn_launcher(policy_path, kLauncher));
   gateway::LauncherClient no_cgroup(io, gateway::spawn_launcher(no_cgroup_path, kLauncher));
+  gateway::LauncherClient dynamic(io, gateway::spawn_launcher(dynamic_path, kLauncher));
 
   std::vector<Method> methods;
   methods.push_back({"posix_spawn", [] { return spawn_and_wait({kProgram}) == 0; }});
@@ -136,6 +143,8 @@ int main(int argc, char **argv) {
                                               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
                                               "--", kProgram}) == 0;
                      }});
+  methods.push_back({"posix_spawn-dynamic", [] { return spawn_and_wait({kDynamicProgram}) == 0; }});
+  methods.push_back({"service-dynamic", [&] { return run_through(io, dynamic); }});
   std::printf("launcher-bench: %d runs each, round-robin; load average %s", runs, [] {
     static char buf[64] = "?\n";
     if (FILE *f = std::fopen("/proc/loadavg", "r")) {
@@ -148,5 +157,6 @@ int main(int argc, char **argv) {
   measure(methods, runs);
   ::unlink(policy_path.c_str());
   ::unlink(no_cgroup_path.c_str());
+  ::unlink(dynamic_path.c_str());
   return 0;
 }

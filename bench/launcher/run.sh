@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${1:-build}
-ninja -C "$build" bench/launcher/launcher-bench bench/launcher/exit-at-once sandbox/nospace-sandbox >/dev/null
+ninja -C "$build" bench/launcher/launcher-bench bench/launcher/exit-at-once \
+  bench/launcher/exit-at-once-dynamic sandbox/nospace-sandbox >/dev/null
 exec "$build/bench/launcher/launcher-bench" "${2:-500}"
