@@ -10,7 +10,6 @@
 #include "gateway/engineio/timer.hpp"
 #include "gateway/transport/listener.hpp"
 
-
 #include <memory>
 #include <string>
 #include <vector>
