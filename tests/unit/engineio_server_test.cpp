@@ -87,7 +87,8 @@ struct WsClient {
   boost::asio::io_context io;
   tcp::socket sock{io};
   boost::asio::streambuf in; // bytes read past the handshake belong to the first frames
-  explicit WsClient(std::uint16_t port, const std::string &query) {
+  explicit WsClient(std::uint16_t port, const std::string &query,
+                    const std::string &extra_headers = {}) {
     // A fixed, small receive buffer (no autotuning, which may grow to 32 MiB here): what the
     // client does not read stays in the server's buffers.
     sock.open(tcp::v4());
@@ -96,7 +97,8 @@ struct WsClient {
     const std::string req = "GET /socket.io/?" + query +
                             " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                            "Sec-WebSocket-Version: 13\r\n\r\n";
+                            "Sec-WebSocket-Version: 13\r\n" +
+                            extra_headers + "\r\n";
     boost::asio::write(sock, boost::asio::buffer(req));
     const std::size_t n = boost::asio::read_until(sock, in, "\r\n\r\n");
     std::string head(n, '\0');
@@ -203,6 +205,29 @@ TEST_CASE("WebSocket: buffered_amount reflects unwritten bytes, on_drain once wr
     });
   }
   CHECK(engineio::Socket::live_count() == 0);
+}
+
+TEST_CASE("the handshake keeps the url and the application's headers; query decoded on demand") {
+  Harness h(test_config());
+  WsClient ws(h.port(), "EIO=4&transport=websocket&token=a%20b&token=second",
+              "X-Test: yes\r\nCookie: c=1\r\n");
+  CHECK(ws.receive().substr(0, 1) == "0");
+  h.on_io([&] {
+    REQUIRE(h.sockets.size() == 1);
+    const engineio::Handshake &handshake = h.sockets[0]->handshake();
+    CHECK(handshake.url == "/socket.io/?EIO=4&transport=websocket&token=a%20b&token=second");
+    CHECK(handshake.query_param("token") == "a b"); // the first of two, decoded
+    CHECK(handshake.query_param("EIO") == "4");
+    CHECK_FALSE(handshake.query_param("missing").has_value());
+    REQUIRE(handshake.header("x-test"));
+    CHECK(*handshake.header("x-test") == "yes");
+    REQUIRE(handshake.header("Cookie"));
+    CHECK(*handshake.header("Cookie") == "c=1");
+    // Served only the WebSocket handshake: not kept for the session's lifetime.
+    CHECK(handshake.header("Sec-WebSocket-Key") == nullptr);
+    CHECK(handshake.header("Upgrade") == nullptr);
+    CHECK(h.sockets[0]->remote_address() == "127.0.0.1");
+  });
 }
 
 TEST_CASE("a missed pong closes with 'ping timeout'; the session is freed") {

@@ -212,6 +212,32 @@ TEST_CASE("CONNECT_ERROR for an unknown namespace and for a refusing middleware"
   CHECK(h.get(sid).rfind(R"(40/guarded,{"sid":")", 0) == 0);
 }
 
+TEST_CASE("a later on() for an event replaces its handler; the other handlers stay") {
+  Harness h;
+  const std::string sid = h.open();
+  h.post(sid, "40");
+  REQUIRE(h.get(sid).rfind(R"(40{"sid":")", 0) == 0);
+  h.on_io([&] {
+    REQUIRE(h.sockets.size() == 1);
+    h.sockets[0]->on("other", [&h](json args, socketio::Ack) {
+      h.events.push_back(json::array({"other", args}));
+    });
+    h.sockets[0]->on("ev", [&h](json args, socketio::Ack) {
+      h.events.push_back(json::array({"replaced", args}));
+    });
+  });
+  h.post(sid, R"(42["ev",1])"
+              "\x1e"
+              R"(42["other",2])"
+              "\x1e"
+              R"(42["unknown",3])");
+  CHECK(h.eventually([&] { return h.events.size() == 2; }));
+  CHECK(h.on_io([&] {
+    return h.events == std::vector<json>{json::array({"replaced", json::array({1})}),
+                                         json::array({"other", json::array({2})})};
+  }));
+}
+
 TEST_CASE("connectTimeout closes a connection that joined no namespace, only that one") {
   Harness h(std::chrono::milliseconds(150));
   const std::string idle = h.open();
