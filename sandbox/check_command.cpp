@@ -100,10 +100,6 @@ void check_host_basics(Report &r) {
   r.host["no_new_privs"] = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) >= 0;
   UniqueFd self(int(syscall(SYS_pidfd_open, getpid(), 0)));
   r.host["pidfd_open"] = self.valid();
-  // pidfd_getfd on a bad fd number: EBADF means the call exists, ENOSYS that it does not.
-  bool getfd =
-      self.valid() && syscall(SYS_pidfd_getfd, self.get(), 1 << 20, 0) < 0 && errno == EBADF;
-  r.host["pidfd_getfd"] = getfd;
 }
 
 void check_namespaces(const Policy &policy, Report &r) {
@@ -152,9 +148,6 @@ void check_seccomp(const Policy &policy, Report &r) {
       if (!has_word(actions, action))
         r.problems.push_back(std::string("seccomp action ") + action +
                              " is missing (the filter reports refusals with user_notif)");
-    if (!r.host["pidfd_getfd"].get<bool>())
-      r.problems.push_back("pidfd_getfd is missing: the launcher cannot take the seccomp "
-                           "listener from a run (Linux 5.6 or later)");
   }
   r.policy["seccomp"] = p;
 }

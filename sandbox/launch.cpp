@@ -25,8 +25,8 @@ namespace nospace::sandbox {
 namespace {
 
 // Where the child keeps what it needs until exec (everything else is closed).
-constexpr int kErrorFd = 3;       // close-on-exec: EOF in the parent means exec happened
-constexpr int kSeccompSyncFd = 4; // close-on-exec: GUARD's listener hand-over
+constexpr int kErrorFd = 3; // close-on-exec: EOF in the parent means exec happened
+constexpr int kSeccompSyncFd = kListenerHandoverFd; // close-on-exec: the listener's way out
 // 5 is the program's memfd (kProgramFd) when there is no mount namespace.
 constexpr int kGoFd = 6; // close-on-exec: the parent's second go (cgroups joined)
 
@@ -232,9 +232,9 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   //     what lets an unprivileged process load a seccomp filter.
   check(ChildStep::NoNewPrivs, errno_of(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0));
   // 12. seccomp LAST: with the ids set and the capabilities gone, the allowlist need not
-  //     permit setresuid, capset or prctl. Hands the listener to the parent (GUARD).
+  //     permit setresuid, capset or prctl. Sends the listener to the parent on the way.
   if (plan.seccomp != nullptr)
-    check(ChildStep::Seccomp, plan.seccomp->apply_in_child(kSeccompSyncFd));
+    check(ChildStep::Seccomp, plan.seccomp->apply_in_child(true));
   // 13. exec. The report pipe closes on success; the parent reads EOF.
   ::execve(c.argv[0], c.argv, c.envp);
   fail(ChildStep::Exec, errno);
@@ -437,15 +437,7 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
   }
   if (::write(go.write.get(), &byte, 1) != 1)
     return abort_child("go", errno);
-  // 7. The seccomp listener, taken while the child waits just before exec.
-  if (plan.seccomp != nullptr) {
-    out.seccomp_listener =
-        SeccompFilter::take_listener_from_parent(out.pidfd.get(), seccomp_parent.get());
-    // On failure the child either reported a step (read below) or must not run unreported.
-    if (!out.seccomp_listener)
-      ::syscall(SYS_pidfd_send_signal, out.pidfd.get(), SIGKILL, nullptr, 0);
-  }
-  // 8. EOF: the exec happened. A record: the step that failed.
+  // 7. EOF: the exec happened. A record: the step that failed.
   ChildFailure f{};
   ssize_t n;
   do
@@ -453,8 +445,13 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
   while (n < 0 && errno == EINTR);
   if (n == ssize_t(sizeof f))
     out.failure = describe_failure(plan, f);
-  else if (plan.seccomp != nullptr && !out.seccomp_listener)
-    out.failure = "seccomp: the listener could not be taken";
+  // 8. The seccomp listener, sent before the exec: already waiting in the socket. Without
+  //    it the run would go unreported: it does not run.
+  if (out.failure.empty() && plan.seccomp != nullptr) {
+    out.seccomp_listener = SeccompFilter::receive_listener(seccomp_parent.get(), false);
+    if (!out.seccomp_listener)
+      out.failure = std::string("seccomp: the listener did not arrive: ") + std::strerror(errno);
+  }
   if (!out.failure.empty())
     kill_and_reap(out.pidfd.get());
   if (!stack.intact()) {

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -104,7 +105,8 @@ std::vector<sock_filter> export_bpf(void *ctx) {
   return program;
 }
 
-std::vector<sock_filter> build(const std::map<int, SyscallRule> &rules, uint32_t default_action) {
+std::vector<sock_filter> build(const std::map<int, SyscallRule> &rules, uint32_t default_action,
+                               bool hand_over) {
   Ctx ctx(seccomp_init(default_action));
   if (!ctx)
     throw std::runtime_error("seccomp: libseccomp refuses the default action");
@@ -115,38 +117,16 @@ std::vector<sock_filter> build(const std::map<int, SyscallRule> &rules, uint32_t
   // A binary tree instead of a linear list: a hot syscall like write is found in ~7 jumps.
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   add_rules(ctx.get(), rules);
+  // The listener's own hand-over (see the header); a table that allows sendmsg anyway
+  // already covers it, and a policy's deny cannot take it away.
+  const int sendmsg_nr = SCMP_SYS(sendmsg);
+  if (hand_over && !rules.count(sendmsg_nr))
+    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, sendmsg_nr, 1,
+                                  SCMP_A0(SCMP_CMP_EQ, std::uint64_t(kListenerHandoverFd)));
+        rc != 0)
+      throw std::runtime_error(std::string("seccomp: cannot add the hand-over rule: ") +
+                               std::strerror(-rc));
   return export_bpf(ctx.get());
-}
-
-bool write_all(int fd, const void *data, size_t size) noexcept {
-  const char *p = static_cast<const char *>(data);
-  while (size > 0) {
-    ssize_t n = write(fd, p, size);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return false;
-    p += n;
-    size -= size_t(n);
-  }
-  return true;
-}
-
-// Returns the bytes read; 0 at end of file; -1 with errno on error.
-ssize_t read_full(int fd, void *data, size_t size) noexcept {
-  char *p = static_cast<char *>(data);
-  size_t got = 0;
-  while (got < size) {
-    ssize_t n = read(fd, p + got, size - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    if (n == 0)
-      break;
-    got += size_t(n);
-  }
-  return ssize_t(got);
 }
 
 } // namespace
@@ -158,50 +138,72 @@ SeccompFilter SeccompFilter::compile(const SeccompPolicy &policy, const std::str
   filter.enabled_ = policy.enabled;
   if (!policy.enabled)
     return filter;
-  filter.notify_program_ = build(rules, SCMP_ACT_NOTIFY);
-  filter.kill_program_ = build(rules, SCMP_ACT_KILL_PROCESS);
+  filter.notify_program_ = build(rules, SCMP_ACT_NOTIFY, true);
+  filter.kill_program_ = build(rules, SCMP_ACT_KILL_PROCESS, false);
   return filter;
 }
 
-int SeccompFilter::apply_in_child(int sync_fd) const noexcept {
+int SeccompFilter::apply_in_child(bool hand_over) const noexcept {
   if (!enabled_)
     return 0;
-  const auto &program = sync_fd >= 0 ? notify_program_ : kill_program_;
+  const auto &program = hand_over ? notify_program_ : kill_program_;
   sock_fprog fprog{static_cast<unsigned short>(program.size()),
                    const_cast<sock_filter *>(program.data())};
-  if (sync_fd < 0)
+  if (!hand_over)
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) == 0 ? 0 : errno;
-  long listener =
+  const long listener =
       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
   if (listener < 0)
     return errno;
-  // From here on every syscall passes the filter: write, read and close are in every table
-  // (a policy that denies them cannot run anything anyway).
-  std::int32_t number = static_cast<std::int32_t>(listener);
-  if (!write_all(sync_fd, &number, sizeof number))
-    return errno ? errno : EPIPE;
-  char go = 0;
-  if (read_full(sync_fd, &go, 1) != 1)
-    return ECANCELED; // the parent could not take the listener: do not run unreported
-  close(int(listener));
+  // From here on every syscall passes the filter: sendmsg on the hand-over fd is allowed by
+  // the rule added for it, close is in every table.
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  const int fd = int(listener);
+  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
+  ssize_t sent;
+  do
+    sent = sendmsg(kListenerHandoverFd, &msg, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent != 1)
+    return sent < 0 ? errno : EPIPE; // do not run unreported
+  close(fd);
   return 0;
 }
 
-UniqueFd SeccompFilter::take_listener_from_parent(int pidfd, int sync_fd) noexcept {
-  std::int32_t number = -1;
-  ssize_t got = read_full(sync_fd, &number, sizeof number);
-  if (got != sizeof number) {
+UniqueFd SeccompFilter::receive_listener(int parent_end, bool wait) noexcept {
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t got;
+  do
+    got = recvmsg(parent_end, &msg, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT));
+  while (got < 0 && errno == EINTR);
+  const cmsghdr *cmsg = got == 1 ? CMSG_FIRSTHDR(&msg) : nullptr;
+  if (cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+      cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
     if (got >= 0)
-      errno = ECHILD; // the child exited (or failed a step) before loading the filter
+      errno = ECHILD; // the child ended (or failed a step) before it loaded the filter
     return UniqueFd();
   }
-  UniqueFd listener(int(syscall(SYS_pidfd_getfd, pidfd, number, 0)));
-  if (!listener)
-    return UniqueFd();
-  const char go = 1;
-  if (!write_all(sync_fd, &go, 1))
-    return UniqueFd();
-  return listener;
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
+  return UniqueFd(fd);
 }
 
 std::string syscall_name(int nr) {

@@ -58,7 +58,10 @@ ChildEnd run_filtered(const SeccompFilter &filter, bool report, std::function<in
     reset_catch_handlers();
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
       _exit(120);
-    if (filter.apply_in_child(report ? child_end.get() : -1) != 0)
+    // The reporting filter lets the listener out on kListenerHandoverFd only.
+    if (report && dup2(child_end.get(), nospace::sandbox::kListenerHandoverFd) < 0)
+      _exit(122);
+    if (filter.apply_in_child(report) != 0)
       _exit(121);
     _exit(body());
   }
@@ -67,7 +70,7 @@ ChildEnd run_filtered(const SeccompFilter &filter, bool report, std::function<in
   UniqueFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
   REQUIRE(pidfd.valid());
   if (report && filter.enabled()) {
-    UniqueFd listener = SeccompFilter::take_listener_from_parent(pidfd.get(), parent_end.get());
+    UniqueFd listener = SeccompFilter::receive_listener(parent_end.get(), true);
     REQUIRE(listener.valid());
     // Wait for either a refusal or the child's end (the listener hangs up when it exits).
     pollfd fds[2] = {{listener.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
@@ -197,6 +200,22 @@ TEST_CASE("the killing variant kills on a refused syscall") {
     return 3;
   });
   CHECK(signal_of(end) == SIGSYS);
+}
+
+TEST_CASE("sendmsg is allowed on the listener's hand-over fd only") {
+  // The child's own hand-over went through (run_filtered got the listener); any other fd is
+  // refused like any syscall outside the table.
+  auto end = run_filtered(default_filter(), true, [] {
+    char byte = 'x';
+    iovec iov{&byte, 1};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    sendmsg(STDOUT_FILENO, &msg, 0); // refused before the kernel looks at what fd 1 is
+    return 3;
+  });
+  CHECK(end.refused == "sendmsg");
+  CHECK(signal_of(end) == SIGKILL);
 }
 
 TEST_CASE("a SIGSYS handler cannot rescue a refused syscall") {
