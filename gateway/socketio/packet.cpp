@@ -229,31 +229,30 @@ Packet parse_text(std::string_view frame, std::size_t max_attachments, std::size
 std::optional<Packet> Decoder::add_text(std::string_view frame) {
   if (pending_)
     throw ProtocolError("got a text frame while awaiting " +
-                        std::to_string(expected_ - buffers_.size()) + " attachment(s)");
+                        std::to_string(pending_->expected - pending_->buffers.size()) +
+                        " attachment(s)");
   std::size_t attachments = 0;
   Packet packet = parse_text(frame, max_attachments_, attachments);
   if (attachments == 0) {
-    if (is_binary_type(packet.type))
-      reconstruct(packet.data, buffers_); // any placeholder is now out of range
+    if (is_binary_type(packet.type)) {
+      std::vector<std::string> none;
+      reconstruct(packet.data, none); // any placeholder is now out of range
+    }
     return packet;
   }
-  pending_ = std::move(packet);
-  expected_ = attachments;
-  buffers_.clear();
+  pending_ = std::make_unique<Pending>(Pending{std::move(packet), attachments, {}});
   return std::nullopt;
 }
 
 std::optional<Packet> Decoder::add_binary(std::string_view frame) {
   if (!pending_)
     throw ProtocolError("got a binary frame that no packet announced");
-  buffers_.emplace_back(frame);
-  if (buffers_.size() < expected_)
+  pending_->buffers.emplace_back(frame);
+  if (pending_->buffers.size() < pending_->expected)
     return std::nullopt;
-  Packet packet = std::move(*pending_);
-  pending_.reset();
-  reconstruct(packet.data, buffers_);
-  buffers_.clear();
-  return packet;
+  auto done = std::move(pending_);
+  reconstruct(done->packet.data, done->buffers);
+  return std::move(done->packet);
 }
 
 } // namespace nospace::socketio

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -60,13 +61,18 @@ public:
   std::optional<Packet> add_text(std::string_view frame);
   std::optional<Packet> add_binary(std::string_view frame);
 
-  bool reconstructing() const { return pending_.has_value(); }
+  bool reconstructing() const { return pending_ != nullptr; }
 
 private:
+  // A binary packet waiting for its attachments, allocated only then: there is a decoder per
+  // connection, and it is idle nearly always (about 100 bytes less per connection).
+  struct Pending {
+    Packet packet;
+    std::size_t expected = 0;
+    std::vector<std::string> buffers;
+  };
   std::size_t max_attachments_;
-  std::optional<Packet> pending_;
-  std::size_t expected_ = 0;
-  std::vector<std::string> buffers_;
+  std::unique_ptr<Pending> pending_;
 };
 
 // Parses one text frame; `attachments` receives the announced count for binary types.
