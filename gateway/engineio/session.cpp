@@ -66,15 +66,7 @@ void Session::start_polling(std::shared_ptr<transport::HttpExchange> handshake_r
 
 void Session::start_websocket(std::shared_ptr<transport::WsConnection> ws) {
   ws_ = std::move(ws);
-  std::weak_ptr<Session> weak = weak_from_this();
-  ws_->on_message = [weak](std::string &&data, bool binary) {
-    if (auto self = weak.lock())
-      self->on_ws_frame(std::move(data), binary);
-  };
-  ws_->on_close = [weak] {
-    if (auto self = weak.lock())
-      self->fail("transport close");
-  };
+  ws_->observer = shared_from_this();
   ws_->send("0", open_packet(false), false);
   do_ping_wait();
   if (server_.on_connection)
@@ -250,6 +242,20 @@ void Session::handle_post(std::shared_ptr<transport::HttpExchange> exchange) {
 
 // ---- WebSocket ----
 
+void Session::on_ws_message(transport::WsConnection &from, std::string &&data, bool binary) {
+  if (&from == probe_.get())
+    on_probe_frame(std::move(data), binary);
+  else if (&from == ws_.get())
+    on_ws_frame(std::move(data), binary);
+}
+
+void Session::on_ws_close(transport::WsConnection &from) {
+  if (&from == probe_.get())
+    abort_upgrade();
+  else if (&from == ws_.get())
+    fail("transport close");
+}
+
 void Session::on_ws_frame(std::string &&data, bool binary) {
   if (binary) {
     on_packet(Packet{PacketType::message, std::move(data), true});
@@ -281,15 +287,8 @@ void Session::on_packet(Packet &&packet) {
 
 void Session::begin_upgrade(std::shared_ptr<transport::WsConnection> ws) {
   probe_ = std::move(ws);
+  probe_->observer = shared_from_this();
   std::weak_ptr<Session> weak = weak_from_this();
-  probe_->on_message = [weak](std::string &&data, bool binary) {
-    if (auto self = weak.lock())
-      self->on_probe_frame(std::move(data), binary);
-  };
-  probe_->on_close = [weak] {
-    if (auto self = weak.lock())
-      self->abort_upgrade();
-  };
   upgrade_timer_ = std::make_unique<Timer>(server_.io());
   upgrade_timer_->expires_after(server_.config().upgrade_timeout);
   upgrade_timer_->async_wait([weak](const boost::system::error_code &ec) {
@@ -323,17 +322,8 @@ void Session::finish_upgrade() {
   // noop; everything queued from now on goes out on the WebSocket, once.
   if (poll_)
     respond_poll(nullptr);
-  ws_ = std::move(probe_);
+  ws_ = std::move(probe_); // its observer is this session already
   probe_.reset();
-  std::weak_ptr<Session> weak = weak_from_this();
-  ws_->on_message = [weak](std::string &&data, bool binary) {
-    if (auto self = weak.lock())
-      self->on_ws_frame(std::move(data), binary);
-  };
-  ws_->on_close = [weak] {
-    if (auto self = weak.lock())
-      self->fail("transport close");
-  };
   flush();
 }
 
@@ -344,8 +334,7 @@ void Session::abort_upgrade() {
     return;
   auto probe = std::move(probe_);
   probe_.reset();
-  probe->on_message = nullptr;
-  probe->on_close = nullptr;
+  probe->observer.reset();
   probe->close(1000, "");
 }
 
@@ -465,8 +454,7 @@ void Session::finalize(const std::string &reason) {
     poll->respond(payload_response("1"));
   }
   if (ws_) {
-    ws_->on_message = nullptr;
-    ws_->on_close = nullptr;
+    ws_->observer.reset();
     ws_.reset();
   }
   server_.remove(id_);

@@ -18,7 +18,9 @@ namespace nospace::engineio {
 
 class ServerImpl;
 
-class Session final : public Socket, public std::enable_shared_from_this<Session> {
+class Session final : public Socket,
+                      public transport::WsObserver,
+                      public std::enable_shared_from_this<Session> {
 public:
   Session(ServerImpl &server, std::string id, Handshake &&handshake);
   ~Session() override;
@@ -58,6 +60,9 @@ private:
   void release_queue();
   void maybe_drained();
 
+  // transport::WsObserver: the current WebSocket, or the one being probed for an upgrade.
+  void on_ws_message(transport::WsConnection &from, std::string &&data, bool binary) override;
+  void on_ws_close(transport::WsConnection &from) override;
   void on_ws_frame(std::string &&data, bool binary);
   void on_packet(Packet &&packet);
   void on_probe_frame(std::string &&data, bool binary);

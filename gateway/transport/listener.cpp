@@ -114,14 +114,13 @@ public:
   std::size_t buffered_amount() const override { return con_->get_buffered_amount(); }
   bool is_open() const override { return con_->get_state() == websocketpp::session::state::open; }
 
-  // websocketpp saw the connection end: tell the owner once, then forget it.
+  // websocketpp saw the connection end: tell the observer once, then forget it.
   void closed() {
     con_->owner = nullptr;
-    auto handler = std::move(on_close);
-    on_close = nullptr;
-    on_message = nullptr;
-    if (handler)
-      handler(); // may destroy this object
+    auto observer = this->observer.lock();
+    this->observer.reset();
+    if (observer)
+      observer->on_ws_close(*this); // may destroy this object
   }
 
 private:
@@ -244,10 +243,11 @@ private:
   void on_message(websocketpp::connection_hdl hdl, Endpoint::message_ptr msg) {
     auto con = endpoint_.get_con_from_hdl(hdl);
     WsConnectionImpl *owner = con->owner;
-    if (!owner || !owner->on_message)
+    if (!owner)
       return;
-    owner->on_message(std::move(msg->get_raw_payload()),
-                      msg->get_opcode() == websocketpp::frame::opcode::binary);
+    if (auto observer = owner->observer.lock())
+      observer->on_ws_message(*owner, std::move(msg->get_raw_payload()),
+                              msg->get_opcode() == websocketpp::frame::opcode::binary);
   }
 
   void on_close(websocketpp::connection_hdl hdl) {

@@ -39,6 +39,18 @@ public:
   virtual bool responded() const = 0;
 };
 
+class WsConnection;
+
+// Told what happens on a WsConnection, on the io_context thread.
+class WsObserver {
+public:
+  virtual void on_ws_message(WsConnection &from, std::string &&data, bool binary) = 0;
+  virtual void on_ws_close(WsConnection &from) = 0; // once, when the connection is gone
+
+protected:
+  ~WsObserver() = default;
+};
+
 // One open WebSocket connection.
 class WsConnection {
 public:
@@ -49,9 +61,10 @@ public:
   virtual std::size_t buffered_amount() const = 0; // bytes queued, not yet written
   virtual bool is_open() const = 0;
 
-  // Set by the owner right after on_ws_open; called on the io_context thread.
-  std::function<void(std::string &&data, bool binary)> on_message;
-  std::function<void()> on_close; // once, when the connection is gone
+  // Set by the owner right after on_ws_open, held weakly (the owner usually owns this
+  // connection). One pointer rather than two std::function objects with their captures on the
+  // heap: there is one per connection, and 10,000 connections are the design point.
+  std::weak_ptr<WsObserver> observer;
 };
 
 struct Handlers {
