@@ -354,10 +354,19 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
   const std::vector<char *> argv = c_strings(req.argv), envp = c_strings(req.env);
   if (req.argv.empty())
     return failed("prepare: empty argv", EINVAL);
-  // 2. The report pipe (close-on-exec: EOF = exec done), the go pipe, the seccomp socket.
-  Pipe report, go;
-  if (!make_pipe(report, O_CLOEXEC) || !make_pipe(go, O_CLOEXEC))
+  // 2. The report pipe (close-on-exec: EOF = exec done), the go socket (a socket: sending to
+  //    a child that has already failed must not raise SIGPIPE), the seccomp socket.
+  Pipe report;
+  if (!make_pipe(report, O_CLOEXEC))
     return failed("prepare: pipe", errno);
+  UniqueFd go_parent, go_child;
+  {
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+      return failed("prepare: socketpair", errno);
+    go_parent.reset(pair[0]);
+    go_child.reset(pair[1]);
+  }
   UniqueFd seccomp_parent, seccomp_child;
   if (plan.seccomp != nullptr) {
     int pair[2];
@@ -376,9 +385,15 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
     ::fcntl(program_memfd.get(), F_ADD_SEALS,
             F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
   }
-  const ChildContext ctx{
-      &plan,         &req,           argv.data(),         envp.data(),        report.write.get(),
-      go.read.get(), go.write.get(), seccomp_child.get(), program_memfd.get()};
+  const ChildContext ctx{&plan,
+                         &req,
+                         argv.data(),
+                         envp.data(),
+                         report.write.get(),
+                         go_child.get(),
+                         go_parent.get(),
+                         seccomp_child.get(),
+                         program_memfd.get()};
   // 4. The namespaces come with the clone itself (one syscall, and the pid namespace needs
   //    the child to be its first process). The shared network namespace is joined by the
   //    parent around the clone: setns must precede the child's user namespace.
@@ -409,7 +424,7 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
   out.pid = pid;
   out.pidfd.reset(pidfd);
   report.write.reset();
-  go.read.reset();
+  go_child.reset();
   seccomp_child.reset();
   // 5. From the parent, while the child waits: the id maps (only a process outside the new
   //    user namespace may write them).
@@ -423,11 +438,14 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
       return abort_child(std::string("id-maps: ") + what, err);
   }
   // 6. Let the child go, then join the cgroups while it builds its root (a v1 cgroup move
-  //    costs ~0.1 ms per hierarchy here); the second byte lets it go on to its exec.
-  const char byte = 1;
-  if (::write(go.write.get(), &byte, 1) != 1)
-    return abort_child("go", errno);
-  if (req.from_parent) {
+  //    costs ~0.1 ms per hierarchy here); the second byte lets it go on to its exec. The
+  //    child works meanwhile: one that failed a step has ended, its report says which.
+  auto send_go = [&] {
+    const char byte = 1;
+    return ::send(go_parent.get(), &byte, 1, MSG_NOSIGNAL) == 1;
+  };
+  bool child_went_on = send_go();
+  if (child_went_on && req.from_parent) {
     const std::string problem = req.from_parent(pid);
     if (!problem.empty()) {
       kill_and_reap(out.pidfd.get());
@@ -435,8 +453,7 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
       return out;
     }
   }
-  if (::write(go.write.get(), &byte, 1) != 1)
-    return abort_child("go", errno);
+  child_went_on = child_went_on && send_go();
   // 7. EOF: the exec happened. A record: the step that failed.
   ChildFailure f{};
   ssize_t n;
@@ -445,6 +462,8 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
   while (n < 0 && errno == EINTR);
   if (n == ssize_t(sizeof f))
     out.failure = describe_failure(plan, f);
+  else if (!child_went_on)
+    out.failure = "go: the child ended before its exec, unreported";
   // 8. The seccomp listener, sent before the exec: already waiting in the socket. Without
   //    it the run would go unreported: it does not run.
   if (out.failure.empty() && plan.seccomp != nullptr) {
