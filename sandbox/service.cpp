@@ -372,6 +372,9 @@ int service_command(const std::vector<std::string> &args) {
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
     ::sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+    // A write to a peer that has gone (a run's pipe, a child that failed) is an error to
+    // handle where it happens, never a reason for the launcher to die.
+    ::signal(SIGPIPE, SIG_IGN);
     UniqueFd signals(::signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signals)
       throw std::runtime_error(std::string("service: signalfd: ") + std::strerror(errno));
