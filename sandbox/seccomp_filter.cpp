@@ -1,5 +1,6 @@
 #include "sandbox/seccomp_filter.hpp"
 
+#include "common/launch_protocol.hpp"
 #include "common/policy_reader.hpp"
 #include "sandbox/syscall_table.hpp"
 
@@ -181,29 +182,14 @@ int SeccompFilter::apply_in_child(bool hand_over) const noexcept {
   return 0;
 }
 
-UniqueFd SeccompFilter::receive_listener(int parent_end, bool wait) noexcept {
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t got;
-  do
-    got = recvmsg(parent_end, &msg, MSG_CMSG_CLOEXEC | (wait ? 0 : MSG_DONTWAIT));
-  while (got < 0 && errno == EINTR);
-  const cmsghdr *cmsg = got == 1 ? CMSG_FIRSTHDR(&msg) : nullptr;
-  if (cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-      cmsg->cmsg_len != CMSG_LEN(sizeof(int))) {
-    if (got >= 0)
-      errno = ECHILD; // the child ended (or failed a step) before it loaded the filter
+UniqueFd SeccompFilter::receive_listener(int parent_end, bool wait) {
+  launch::Received message = launch::receive_message(parent_end, wait ? 0 : MSG_DONTWAIT);
+  if (message.fds.size() != 1) {
+    // No message: the child ended (or failed a step) before it loaded the filter.
+    errno = message.error != 0 ? message.error : ECHILD;
     return UniqueFd();
   }
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(cmsg), sizeof fd);
-  return UniqueFd(fd);
+  return std::move(message.fds.front());
 }
 
 std::string syscall_name(int nr) {

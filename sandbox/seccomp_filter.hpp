@@ -59,7 +59,7 @@ public:
   // `parent_end`. With `wait`, blocks until it arrives or the child's end closes; without,
   // takes only what is already there (after the child's exec it is). Returns an invalid
   // UniqueFd with errno set when there is none.
-  static UniqueFd receive_listener(int parent_end, bool wait) noexcept;
+  static UniqueFd receive_listener(int parent_end, bool wait);
 
   // The BPF programs, for tests and `nospace-sandbox check`.
   const std::vector<sock_filter> &reporting_program() const { return notify_program_; }
