@@ -34,13 +34,22 @@ std::size_t Session::buffered_amount() const {
   return queued_bytes_ + (ws_ ? ws_->buffered_amount() : 0);
 }
 
+Session::Callbacks &Session::callbacks() {
+  if (!callbacks_)
+    callbacks_ = std::make_unique<Callbacks>();
+  return *callbacks_;
+}
+
 void Session::on_message(std::function<void(std::string, bool)> handler) {
-  on_message_ = std::move(handler);
+  callbacks().on_message = std::move(handler);
 }
 void Session::on_close(std::function<void(const std::string &)> handler) {
-  on_close_ = std::move(handler);
+  callbacks().on_close = std::move(handler);
 }
-void Session::on_drain(std::function<void()> handler) { on_drain_ = std::move(handler); }
+void Session::on_drain(std::function<void()> handler) { callbacks().on_drain = std::move(handler); }
+void Session::set_observer(std::weak_ptr<SocketObserver> observer) {
+  observer_ = std::move(observer);
+}
 
 std::string Session::open_packet(bool upgrades) const {
   const Config &config = server_.config();
@@ -165,8 +174,10 @@ void Session::maybe_drained() {
   if (queued_bytes_ > 0)
     return;
   draining_ = false;
-  if (on_drain_)
-    on_drain_();
+  if (auto observer = observer_.lock())
+    observer->on_engine_drain();
+  else if (callbacks_ && callbacks_->on_drain)
+    callbacks_->on_drain();
 }
 
 bool Session::check_drained() {
@@ -274,8 +285,10 @@ void Session::on_packet(Packet &&packet) {
     return;
   switch (packet.type) {
   case PacketType::message:
-    if (on_message_)
-      on_message_(std::move(packet.data), packet.binary);
+    if (auto observer = observer_.lock())
+      observer->on_engine_message(std::move(packet.data), packet.binary);
+    else if (callbacks_ && callbacks_->on_message)
+      callbacks_->on_message(std::move(packet.data), packet.binary);
     break;
   case PacketType::pong: on_pong(); break;
   case PacketType::close: fail("transport close"); break;
@@ -458,12 +471,13 @@ void Session::finalize(const std::string &reason) {
     ws_.reset();
   }
   server_.remove(id_);
-  auto on_close = std::move(on_close_);
-  on_message_ = nullptr;
-  on_close_ = nullptr;
-  on_drain_ = nullptr;
-  if (on_close)
-    on_close(reason);
+  auto observer = observer_.lock();
+  observer_.reset();
+  auto callbacks = std::move(callbacks_);
+  if (observer)
+    observer->on_engine_close(reason);
+  else if (callbacks && callbacks->on_close)
+    callbacks->on_close(reason);
 }
 
 } // namespace nospace::engineio

@@ -37,6 +37,7 @@ public:
   void on_message(std::function<void(std::string, bool)> handler) override;
   void on_close(std::function<void(const std::string &)> handler) override;
   void on_drain(std::function<void()> handler) override;
+  void set_observer(std::weak_ptr<SocketObserver> observer) override;
 
   // Used by the server.
   void start_polling(std::shared_ptr<transport::HttpExchange> handshake_request);
@@ -92,9 +93,16 @@ private:
   std::shared_ptr<transport::WsConnection> probe_;
   Timer timer_; // heartbeat, or the closing deadline
   std::unique_ptr<Timer> upgrade_timer_;
-  std::function<void(std::string, bool)> on_message_;
-  std::function<void(const std::string &)> on_close_;
-  std::function<void()> on_drain_;
+  // The application's callbacks, allocated only when one is set (the Socket.IO layer uses
+  // the observer instead).
+  struct Callbacks {
+    std::function<void(std::string, bool)> on_message;
+    std::function<void(const std::string &)> on_close;
+    std::function<void()> on_drain;
+  };
+  Callbacks &callbacks();
+  std::unique_ptr<Callbacks> callbacks_;
+  std::weak_ptr<SocketObserver> observer_;
 };
 
 } // namespace nospace::engineio

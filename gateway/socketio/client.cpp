@@ -32,18 +32,7 @@ Client::Client(Server &server, std::shared_ptr<engineio::Socket> engine)
 
 void Client::start() {
   std::weak_ptr<Client> weak = weak_from_this();
-  engine_->on_message([weak](std::string data, bool binary) {
-    if (auto self = weak.lock())
-      self->on_message(data, binary);
-  });
-  engine_->on_close([weak](const std::string &reason) {
-    if (auto self = weak.lock())
-      self->on_close(reason);
-  });
-  engine_->on_drain([weak] {
-    if (auto self = weak.lock())
-      self->on_drain();
-  });
+  engine_->set_observer(weak);
   connect_timer_->expires_after(server_.config().connect_timeout);
   connect_timer_->async_wait([weak](const boost::system::error_code &ec) {
     if (auto self = weak.lock())
@@ -57,7 +46,7 @@ void Client::on_connect_timeout(const boost::system::error_code &ec) {
   close("connect timeout");
 }
 
-void Client::on_message(const std::string &data, bool binary) {
+void Client::on_engine_message(std::string &&data, bool binary) {
   if (closed_)
     return;
   std::optional<Packet> packet;
@@ -111,7 +100,7 @@ void Client::refuse(const std::string &nsp, const std::string &message) {
   send({PacketType::connect_error, nsp, std::nullopt, nlohmann::json{{"message", message}}});
 }
 
-void Client::on_drain() {
+void Client::on_engine_drain() {
   auto sockets = sockets_; // a handler may leave its namespace
   for (auto &[name, socket] : sockets)
     socket->handle_drain();

@@ -230,6 +230,37 @@ TEST_CASE("the handshake keeps the url and the application's headers; query deco
   });
 }
 
+TEST_CASE("an observer is told messages and the close instead of the callbacks") {
+  struct Recorder : engineio::SocketObserver {
+    std::vector<std::string> messages, closes;
+    void on_engine_message(std::string &&data, bool) override { messages.push_back(data); }
+    void on_engine_close(const std::string &reason) override { closes.push_back(reason); }
+    void on_engine_drain() override {}
+  };
+  {
+    Harness h(test_config());
+    auto recorder = std::make_shared<Recorder>();
+    WsClient ws(h.port(), "EIO=4&transport=websocket");
+    CHECK(ws.receive().substr(0, 1) == "0");
+    h.on_io([&] {
+      REQUIRE(h.sockets.size() == 1);
+      h.sockets[0]->set_observer(recorder);
+    });
+    ws.send("4hello");
+    ws.send("1"); // the client closes
+    for (int i = 0; i < 200 && h.on_io([&] { return recorder->closes.empty(); }); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    h.on_io([&] {
+      CHECK(recorder->messages == std::vector<std::string>{"hello"});
+      CHECK(recorder->closes == std::vector<std::string>{"transport close"});
+      CHECK(h.close_reasons.empty()); // the harness's on_close callback was not called
+      CHECK(h.server->connection_count() == 0);
+      h.sockets.clear();
+    });
+  }
+  CHECK(engineio::Socket::live_count() == 0);
+}
+
 TEST_CASE("a missed pong closes with 'ping timeout'; the session is freed") {
   {
     auto config = test_config();
