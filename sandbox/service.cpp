@@ -86,7 +86,7 @@ constexpr cap_value_t kLauncherCapabilities[] = {
     CAP_CHOWN,           // the same
     CAP_KILL,            // signals to runs that have their own uid
     CAP_SYS_RESOURCE,    // rlimits above the launcher's own, cgroup limits
-    CAP_SYS_PTRACE,      // /proc/<pid> of runs with another uid (CPU time, status)
+    CAP_SYS_PTRACE,      // /proc/<pid> of runs with another uid and no user namespace of ours
 };
 
 // Not root (rootless mode): nothing to drop, the kernel gave the launcher no capability.

@@ -276,11 +276,6 @@ struct Supervisor::Impl {
       finish_failed_start(std::move(run), failure);
       return id;
     }
-    if (policy.sandbox.namespaces.pid)
-      run.pid_namespace = pid_namespace_of(std::to_string(run.pid));
-    if (policy.sandbox.namespaces.mount)
-      run.mount_namespace.reset(
-          ::open(("/proc/" + std::to_string(run.pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
     const int pidfd = run.pidfd.get(), listener = run.listener.get();
     run.wall_timer = loop.after(std::chrono::milliseconds(policy.sandbox.time.wall_ms),
                                 [this, id] { end(id, "wall-timeout", ""); });
@@ -335,7 +330,32 @@ struct Supervisor::Impl {
     run.pid = launched.pid;
     run.pidfd = std::move(launched.pidfd);
     run.listener = std::move(launched.seccomp_listener);
-    return launched.failure;
+    if (!launched.failure.empty())
+      return launched.failure;
+    return read_namespaces(run);
+  }
+
+  // The run's pid namespace (the CPU time of all its processes is summed by it) and mount
+  // namespace. With a uid of its own, reading a run's /proc entries takes ptrace access: the
+  // launcher has it as the owner of the run's user namespace, else only with CAP_SYS_PTRACE.
+  // A launcher without it finds out here, not through a CPU limit that silently never fires.
+  // Returns "" or the failure, the child then killed and reaped.
+  std::string read_namespaces(Run &run) {
+    const std::string proc = "/proc/" + std::to_string(run.pid) + "/ns/";
+    if (policy.sandbox.namespaces.pid) {
+      run.pid_namespace = pid_namespace_of(std::to_string(run.pid));
+      if (run.pid_namespace == 0) {
+        const int err = errno;
+        send_signal(run.pidfd.get(), SIGKILL);
+        siginfo_t info{};
+        ::waitid(P_PIDFD, id_t(run.pidfd.get()), &info, WEXITED);
+        return "proc: " + proc + "pid: " + std::strerror(err) +
+               " (without a user namespace, reading a run's /proc needs CAP_SYS_PTRACE)";
+      }
+    }
+    if (policy.sandbox.namespaces.mount)
+      run.mount_namespace.reset(::open((proc + "mnt").c_str(), O_RDONLY | O_CLOEXEC));
+    return "";
   }
 
   void finish_failed_start(Run run, const std::string &failure) {

@@ -256,6 +256,33 @@ TEST_CASE("rootless: an unprivileged launcher gives the same sandbox (own networ
   CHECK(o.result["reason"] == "exited");
 }
 
+TEST_CASE("without CAP_SYS_PTRACE: runs in user namespaces work, runs without one fail to start") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  if (::access("/usr/bin/setpriv", X_OK) != 0)
+    NOSPACE_SKIP("needs /usr/bin/setpriv (util-linux) to drop CAP_SYS_PTRACE");
+  // The container's capability set (docs/deploy.md): the launcher owns each run's user
+  // namespace, which gives it ptrace access to the run; a run without one needs the cap, and
+  // a launcher lacking it says so instead of losing its CPU accounting quietly.
+  const std::vector<std::string> no_ptrace = {"/usr/bin/setpriv",
+                                              "--bounding-set",
+                                              "-all,+setuid,+setgid,+setpcap,+sys_admin",
+                                              "--inh-caps",
+                                              "-all",
+                                              "--nnp",
+                                              "--"};
+  const auto with_userns = run_cli_with(kDefaultPolicy, "", {kProbe, "id"}, {}, no_ptrace);
+  INFO(with_userns.err);
+  CHECK(with_userns.result["reason"] == "exited");
+  const std::string policy = temp_path("no-userns.yaml");
+  std::ofstream(policy) << "sandbox:\n  namespaces: {user: false}\n";
+  const auto without = run_cli_with(policy, "", {kProbe, "id"}, {}, no_ptrace);
+  ::unlink(policy.c_str());
+  CHECK(without.result["reason"] == "start-failed");
+  CHECK(without.result["detail"].get<std::string>().find("needs CAP_SYS_PTRACE") !=
+        std::string::npos);
+}
+
 TEST_CASE("without a mount namespace the program text arrives as a sealed memfd") {
   if (auto why = skip_reason(); !why.empty())
     NOSPACE_SKIP(why);
