@@ -56,22 +56,29 @@ std::shared_ptr<Session> Connection::own_session(const std::string &id) const {
   return nullptr;
 }
 
+std::shared_ptr<Session> Connection::target_session(const char *event, const std::string &id,
+                                                    const std::string *parse_error,
+                                                    const Ack &ack) {
+  const bool own = own_session(id) || (!id.empty() && id == previous_id_);
+  if (parse_error) {
+    refuse(id, *parse_error, !own, ack);
+    return nullptr;
+  }
+  auto session = own_session(id);
+  if (!session)
+    refuse(id,
+           own ? std::string(event) + ": session " + id + " is no longer running"
+               : std::string(event) + ": no session " + quote(id) + " on this connection",
+           !own, ack);
+  return session;
+}
+
 void Connection::on_stdin(const json &args, const Ack &ack) {
   auto parsed = parse_stdin(args, service_.policy());
   const std::string id = parsed.value ? parsed.value->session_id : requested_session_id(args);
-  const bool own = own_session(id) || (!id.empty() && id == previous_id_);
-  if (!parsed.value) {
-    refuse(id, parsed.error, !own, ack);
+  auto session = target_session("nospace_stdin", id, parsed.value ? nullptr : &parsed.error, ack);
+  if (!session)
     return;
-  }
-  auto session = own_session(id);
-  if (!session) {
-    refuse(id,
-           own ? "nospace_stdin: session " + id + " is no longer running"
-               : "nospace_stdin: no session " + quote(id) + " on this connection",
-           !own, ack);
-    return;
-  }
   if (auto error = session->write_stdin(std::move(parsed.value->data))) {
     refuse(id, *error, false, ack);
     return;
@@ -83,19 +90,9 @@ void Connection::on_stdin(const json &args, const Ack &ack) {
 void Connection::on_kill(const json &args, const Ack &ack) {
   auto parsed = parse_kill(args);
   const std::string id = parsed.value ? parsed.value->session_id : requested_session_id(args);
-  const bool own = own_session(id) || (!id.empty() && id == previous_id_);
-  if (!parsed.value) {
-    refuse(id, parsed.error, !own, ack);
+  auto session = target_session("nospace_kill", id, parsed.value ? nullptr : &parsed.error, ack);
+  if (!session)
     return;
-  }
-  auto session = own_session(id);
-  if (!session) {
-    refuse(id,
-           own ? "nospace_kill: session " + id + " is no longer running"
-               : "nospace_kill: no session " + quote(id) + " on this connection",
-           !own, ack);
-    return;
-  }
   if (session->ended()) {
     refuse(id, "nospace_kill: session " + id + " is no longer running", false, ack);
     return;

@@ -51,6 +51,10 @@ private:
               const Ack &ack);
   // The session `id` names if it is this connection's (current or earlier).
   std::shared_ptr<Session> own_session(const std::string &id) const;
+  // The session a stdin or kill request names, or nullptr once the refusal has been sent:
+  // the request did not parse (`parse_error`), or names no running session of this socket.
+  std::shared_ptr<Session> target_session(const char *event, const std::string &id,
+                                          const std::string *parse_error, const Ack &ack);
 
   NospaceService &service_;
   std::shared_ptr<ClientChannel> channel_;
