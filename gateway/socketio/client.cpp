@@ -83,7 +83,8 @@ void Client::on_connect(Packet packet) {
     refuse(packet.nsp, "Invalid namespace");
     return;
   }
-  nlohmann::json auth = packet.data.is_discarded() ? nlohmann::json::object() : packet.data;
+  // CONNECT data is an object when present (the parser checks); none is stored as null.
+  nlohmann::json auth = packet.data.is_discarded() ? nlohmann::json() : std::move(packet.data);
   auto socket = std::make_shared<Socket>(random_socket_id(), packet.nsp, std::move(auth), engine_,
                                          weak_from_this());
   if (auto refusal = nsp->check(*socket)) {

@@ -34,6 +34,11 @@ Socket::Socket(std::string id, std::string nsp, nlohmann::json auth,
     : id_(std::move(id)), nsp_(std::move(nsp)), auth_(std::move(auth)), engine_(std::move(engine)),
       client_(std::move(client)) {}
 
+const nlohmann::json &Socket::auth() const {
+  static const nlohmann::json none = nlohmann::json::object();
+  return auth_.is_null() ? none : auth_;
+}
+
 const std::string &Socket::remote_address() const { return engine_->remote_address(); }
 
 std::size_t Socket::buffered_amount() const { return engine_->buffered_amount(); }

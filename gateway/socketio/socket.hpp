@@ -56,7 +56,8 @@ public:
 
   const std::string &id() const { return id_; }
   const std::string &nsp() const { return nsp_; }
-  const nlohmann::json &auth() const { return auth_; }
+  // The CONNECT payload: always an object, {} when the client sent none.
+  const nlohmann::json &auth() const;
   const std::string &remote_address() const;
   engineio::Socket &engine() const { return *engine_; }
   bool connected() const { return connected_; }
@@ -96,7 +97,7 @@ private:
   void send_ack(std::uint64_t id, nlohmann::json args);
 
   std::string id_, nsp_;
-  nlohmann::json auth_;
+  nlohmann::json auth_; // null when the client sent none: an empty object is a heap block
   std::shared_ptr<engineio::Socket> engine_;
   std::weak_ptr<Client> client_;
   bool connected_ = true;

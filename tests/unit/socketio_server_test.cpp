@@ -219,6 +219,9 @@ TEST_CASE("a later on() for an event replaces its handler; the other handlers st
   REQUIRE(h.get(sid).rfind(R"(40{"sid":")", 0) == 0);
   h.on_io([&] {
     REQUIRE(h.sockets.size() == 1);
+    // A CONNECT without data: auth() is an empty object (what socket.io's handshake.auth is).
+    CHECK(h.sockets[0]->auth().is_object());
+    CHECK(h.sockets[0]->auth().empty());
     h.sockets[0]->on("other", [&h](json args, socketio::Ack) {
       h.events.push_back(json::array({"other", args}));
     });
