@@ -7,11 +7,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { io } from 'socket.io-client';
+import { freePort } from './lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const buildDir = process.env.NOSPACE_BUILD_DIR || path.join(root, 'build');
@@ -24,17 +24,6 @@ fs.chmodSync(tmp, 0o755);
 const interpreter = path.join(tmp, 'fake-nospace20-e2e');
 fs.copyFileSync(fakeBin, interpreter);
 fs.chmodSync(interpreter, 0o755);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const gateways = [];
 async function startGateway({ policy = 'tests/policies/nospace-e2e.yaml', env = {} } = {}) {
