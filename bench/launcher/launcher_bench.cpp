@@ -53,6 +53,11 @@ int spawn_and_wait(const std::vector<std::string> &args) {
   return status;
 }
 
+double median_of(std::vector<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return samples[(samples.size() - 1) / 2];
+}
+
 void report(const char *name, std::vector<double> samples, int failures) {
   std::sort(samples.begin(), samples.end());
   auto at = [&](double q) { return samples[std::size_t(q * double(samples.size() - 1))]; };
@@ -155,6 +160,19 @@ int main(int argc, char **argv) {
     return buf;
   }());
   measure(methods, runs);
+  // The goals, as ratios and differences within this run (the machine's speed cancels out).
+  auto median = [&](const char *name) {
+    for (auto &m : methods)
+      if (std::string(m.name) == name)
+        return median_of(m.samples);
+    return 0.0;
+  };
+  std::printf("service - posix_spawn: %+.3f ms at the median (goal: within 1 ms)\n",
+              median("service") - median("posix_spawn"));
+  std::printf("service / bwrap: %.2f at the median (goal: below 1)\n",
+              median("service") / median("bwrap"));
+  std::printf("service-dynamic - posix_spawn-dynamic: %+.3f ms at the median\n",
+              median("service-dynamic") - median("posix_spawn-dynamic"));
   ::unlink(policy_path.c_str());
   ::unlink(no_cgroup_path.c_str());
   ::unlink(dynamic_path.c_str());
