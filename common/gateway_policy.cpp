@@ -1,5 +1,7 @@
 #include "common/gateway_policy.hpp"
 
+#include "common/ip_network.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace nospace {
@@ -18,6 +20,11 @@ void read_server_policy(MappingReader &r, ServerPolicy &out) {
   r.read("user", out.user);
   r.read("static_dir", out.static_dir);
   r.read("drain_ms", out.drain_ms, 0, kDay);
+  r.read("trusted_proxies", out.trusted_proxies);
+  for (const auto &entry : out.trusted_proxies)
+    if (!parse_ip_network(entry))
+      r.fail("trusted_proxies",
+             "'" + entry + "' is not an IP address or network (like 10.0.0.0/8 or fd00::/8)");
   r.finish();
 }
 
@@ -59,10 +66,10 @@ void read_pipeline_policy(MappingReader &r, PipelinePolicy &out) {
 }
 
 nlohmann::json to_json(const ServerPolicy &p) {
-  return {{"listen", p.listen},    {"port", p.port},
-          {"path", p.path},        {"allowed_origins", p.allowed_origins},
-          {"user", p.user},        {"static_dir", p.static_dir},
-          {"drain_ms", p.drain_ms}};
+  return {{"listen", p.listen},     {"port", p.port},
+          {"path", p.path},         {"allowed_origins", p.allowed_origins},
+          {"user", p.user},         {"static_dir", p.static_dir},
+          {"drain_ms", p.drain_ms}, {"trusted_proxies", p.trusted_proxies}};
 }
 
 nlohmann::json to_json(const EngineIoPolicy &p) {

@@ -22,6 +22,9 @@ struct ServerPolicy {
   std::string user = "nospace";   // the gateway drops to this user when started as root
   std::string static_dir;         // optional: serve a built front end from here
   std::uint64_t drain_ms = 10000; // graceful shutdown wait on SIGTERM
+  // Reverse proxies (addresses or networks) whose X-Forwarded-For names the client: the
+  // per-IP limits and the logs then see the client, not the proxy. Empty: trust none.
+  std::vector<std::string> trusted_proxies;
 };
 
 struct EngineIoPolicy {

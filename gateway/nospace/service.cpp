@@ -118,7 +118,8 @@ void Connection::on_disconnect(const std::string &reason) {
 NospaceService::NospaceService(boost::asio::io_context &io, const Policy &policy,
                                RunLauncher &launcher, RunLog &log)
     : policy_(policy), log_(log),
-      limits_(policy.limits), context_{io, policy, launcher, limits_, log} {
+      limits_(policy.limits), context_{io, policy, launcher, limits_, log},
+      client_address_(policy.server.trusted_proxies) {
   // Writing to the stdin pipe of a program that exited must be an error, not a signal.
   std::signal(SIGPIPE, SIG_IGN);
 }

@@ -8,6 +8,7 @@
 // unless it names this connection's own session (which keeps its one final status), a status
 // `error` for the id it named.
 
+#include "gateway/nospace/client_address.hpp"
 #include "gateway/nospace/limits.hpp"
 #include "gateway/nospace/run_log.hpp"
 #include "gateway/nospace/session.hpp"
@@ -82,6 +83,7 @@ private:
   RunLog &log_;
   Limits limits_;
   SessionContext context_;
+  ClientAddress client_address_;
 };
 
 } // namespace nospace::gateway

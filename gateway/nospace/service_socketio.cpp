@@ -36,14 +36,19 @@ Connection::Ack ack_of(socketio::Ack ack) {
 } // namespace
 
 void NospaceService::attach(socketio::Namespace &nsp) {
-  nsp.use([this](const socketio::Socket &socket) -> std::optional<std::string> {
-    auto refusal = limits_.check_connection(socket.remote_address());
+  auto client_of = [this](const socketio::Socket &socket) {
+    return client_address_(socket.remote_address(),
+                           socket.engine().handshake().header("x-forwarded-for"));
+  };
+  nsp.use([this, client_of](const socketio::Socket &socket) -> std::optional<std::string> {
+    const std::string ip = client_of(socket);
+    auto refusal = limits_.check_connection(ip);
     if (refusal)
-      log_.write("connect-refused", {{"ip", socket.remote_address()}, {"error", *refusal}});
+      log_.write("connect-refused", {{"ip", ip}, {"error", *refusal}});
     return refusal;
   });
-  nsp.on_connection([this](std::shared_ptr<socketio::Socket> socket) {
-    const std::string ip = socket->remote_address();
+  nsp.on_connection([this, client_of](std::shared_ptr<socketio::Socket> socket) {
+    const std::string ip = client_of(*socket);
     if (auto refusal = limits_.admit_connection(ip)) {
       log_.write("connect-refused", {{"ip", ip}, {"error", *refusal}});
       socket->disconnect();

@@ -360,6 +360,26 @@ test('limits: concurrent sandboxes in total, sessions, connections and runs per 
   assert.match(fifth.error, /the limit is 4 per minute \(limits\.runs_per_minute_per_ip\); try again in \d+ s/);
 });
 
+test('behind a trusted proxy the per-IP limits count the X-Forwarded-For client, not the proxy', async () => {
+  // tests/policies/nospace-proxy.yaml: 127.0.0.1 is a trusted proxy; one connection per IP.
+  const p = await startGateway({ policy: 'tests/policies/nospace-proxy.yaml' });
+  const via = (client) => connect(p, { transports: ['websocket'], extraHeaders: { 'X-Forwarded-For': client } });
+  const refusal = (s) => new Promise((resolve) => s.on('connect_error', (e) => resolve(e.message)));
+  const a = via('203.0.113.1'), b = via('198.51.100.7, 203.0.113.2');
+  await Promise.all([a, b].map((x) => until(() => x.connected, 5000, 'connected')));
+  // A second connection of the same client is refused, naming the client.
+  assert.equal(await refusal(via('203.0.113.1')),
+    'too many connections from 203.0.113.1: the limit is 1 (limits.max_connections_per_ip)');
+  assert.ok(p.logs.some((l) => l.event === 'connect' && l.ip === '203.0.113.2'));
+  // Without a trusted proxy (the main gateway trusts none) the header changes nothing.
+  const g = await startGateway({ policy: 'tests/policies/nospace-limits.yaml' });
+  const d = ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((ip) =>
+    connect(g, { transports: ['websocket'], extraHeaders: { 'X-Forwarded-For': ip } }));
+  await Promise.all(d.map((x) => until(() => x.connected, 5000, 'connected')));
+  assert.equal(await refusal(connect(g, { transports: ['websocket'], extraHeaders: { 'X-Forwarded-For': '192.0.2.4' } })),
+    'too many connections from 127.0.0.1: the limit is 3 (limits.max_connections_per_ip)');
+});
+
 test('a client that stops reading while the program floods: gateway memory stays flat; then the output limit', async () => {
   const s = connect(gw, { transports: ['websocket'] });
   const rec = recorder(s);

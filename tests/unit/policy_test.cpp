@@ -70,6 +70,9 @@ TEST_CASE("errors name the file, the line and the full key") {
         "p.yaml:2: server.listen: is not valid UTF-8");
   CHECK(policy_error("server:\n  allowed_origins: [\"\xc3\"]\n") ==
         "p.yaml:2: server.allowed_origins: is not valid UTF-8");
+  CHECK(policy_error("server:\n  trusted_proxies: [10.0.0.0/8, nginx]\n") ==
+        "p.yaml:2: server.trusted_proxies: 'nginx' is not an IP address or network (like "
+        "10.0.0.0/8 or fd00::/8)");
 }
 
 TEST_CASE("every problem is reported at once, in file order") {
