@@ -174,8 +174,8 @@ struct Supervisor::Impl {
   const bool host_root;
   UidRange uids;
   CgroupSupport cgroups;
-  // The next run's cgroups, made ahead of time: making them (mkdir and limits in each
-  // hierarchy, ~0.3 ms with v1's three) is then not part of a start.
+  // The next run's cgroups, made ahead of time (between runs): making them (mkdir and limits
+  // in each hierarchy, ~0.3 ms with v1's three) is then not part of a start.
   std::optional<RunCgroup> spare_cgroup;
   std::uint64_t next_cgroup = 1;
   bool spare_scheduled = false;
@@ -218,12 +218,11 @@ struct Supervisor::Impl {
     spare_cgroup.reset();
     if (!group)
       group = make_cgroup();
-    if (group)
-      schedule_spare_cgroup();
     return group;
   }
 
-  // After the current event: the start that took the spare goes first.
+  // After the current event, at start-up and when a run has ended: not while a run that just
+  // started is about to exit, which the launcher would then notice late.
   void schedule_spare_cgroup() {
     if (spare_scheduled)
       return;
@@ -492,9 +491,12 @@ struct Supervisor::Impl {
       uids.release(*run.host_id);
     // The result first; then the run's fds close, its mount namespace goes and its cgroups
     // are removed (killing anything left in them) when `finished` goes out of scope.
-    auto finished = runs.extract(it);
-    if (finished.mapped().on_done)
-      finished.mapped().on_done(result);
+    {
+      auto finished = runs.extract(it);
+      if (finished.mapped().on_done)
+        finished.mapped().on_done(result);
+    }
+    schedule_spare_cgroup();
   }
 
   RunResult classify(Run &run, const siginfo_t &info, const rusage &usage) {
