@@ -360,6 +360,26 @@ TEST_CASE("a step that fails after the clone is start-failed naming the step and
   ::rmdir(dir.c_str());
 }
 
+TEST_CASE("the program starts with every signal at its default, none blocked or ignored") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  // This process (the launcher here) ignores SIGPIPE and blocks SIGUSR1 besides the handlers
+  // Catch2 installs; none of it may reach the program.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction old_pipe {};
+  ::sigaction(SIGPIPE, &ignore, &old_pipe);
+  sigset_t usr1, old_mask;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  ::sigprocmask(SIG_BLOCK, &usr1, &old_mask);
+  const auto o = run_probe(default_policy(), {"signals"});
+  ::sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  ::sigaction(SIGPIPE, &old_pipe, nullptr);
+  CHECK(o.out == "SigBlk=0000000000000000 SigIgn=0000000000000000 SigCgt=0000000000000000 \n");
+  CHECK(o.result.reason == "exited");
+}
+
 TEST_CASE("the program holds only its stdio: no launcher fd reaches it") {
   if (auto why = skip_reason(); !why.empty())
     NOSPACE_SKIP(why);
