@@ -175,7 +175,8 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   const LaunchPlan &plan = *c.plan;
   const LaunchRequest &req = *c.request;
   child_error_fd = c.error_fd;
-  // Our copy of the go pipe's write end: with it open, a dead parent would never read as EOF.
+  // Our copy of the go socket's parent end: with it open, a dead parent would never read as
+  // EOF.
   ::close(c.go_write_fd);
   // 1. Die with the launcher: an orphaned run would escape its limits. First, so nothing
   //    below can outlive a launcher that dies mid-launch.
@@ -187,7 +188,7 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   //    terminal, no SIGHUP/SIGINT from it), and a process group the supervisor can kill.
   check(ChildStep::Session, errno_of(::setsid() >= 0));
   // 3. Only stdio, the report pipe, the seccomp hand-over, the program's memfd and the go
-  //    pipe remain. Steps 2 and 3 create nothing, so they go on while the parent writes the
+  //    socket remain. Steps 2 and 3 create nothing, so they go on while the parent writes the
   //    id maps.
   check(ChildStep::FileDescriptors, arrange_fds(c));
   child_error_fd = kErrorFd;
