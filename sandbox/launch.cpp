@@ -69,7 +69,7 @@ void check(ChildStep step, int err, int detail = -1) noexcept {
 
 int errno_of(bool ok) noexcept { return ok ? 0 : errno; }
 
-// One byte from the parent on the go pipe; EOF means it gave up (or died).
+// One byte from the parent on the go socket; EOF means it gave up (or died).
 void wait_for_parent(int go_fd) noexcept {
   char go = 0;
   if (::read(go_fd, &go, 1) != 1)
