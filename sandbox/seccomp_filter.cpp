@@ -61,6 +61,12 @@ std::map<int, SyscallRule> effective_rules(const SeccompPolicy &policy, const st
     if (std::find(policy.allow_extra.begin(), policy.allow_extra.end(), name) !=
         policy.allow_extra.end())
       fail("deny", "'" + name + "' is also in allow_extra");
+    // The child makes these under the filter before the launcher holds its listener: refused,
+    // the child would wait for an answer nobody can give yet, and so would the launcher.
+    if (name == "execve" || name == "write" || name == "exit_group")
+      fail("deny", "'" + name + "' cannot be denied: the launcher " +
+                       (name == "execve" ? "execs the interpreter" : "reports a failed exec") +
+                       " after loading the filter");
     rules.erase(checked("deny", name));
   }
   return rules;
@@ -157,7 +163,8 @@ int SeccompFilter::apply_in_child(bool hand_over) const noexcept {
   if (listener < 0)
     return errno;
   // From here on every syscall passes the filter: sendmsg on the hand-over fd is allowed by
-  // the rule added for it, close is in every table.
+  // the rule added for it, execve (and write and exit_group, for a failed exec) cannot be
+  // denied.
   char byte = 0;
   iovec iov{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
@@ -178,8 +185,7 @@ int SeccompFilter::apply_in_child(bool hand_over) const noexcept {
   while (sent < 0 && errno == EINTR);
   if (sent != 1)
     return sent < 0 ? errno : EPIPE; // do not run unreported
-  close(fd);
-  return 0;
+  return 0; // the listener is close-on-exec: nothing but execve comes after this
 }
 
 UniqueFd SeccompFilter::receive_listener(int parent_end, bool wait) {

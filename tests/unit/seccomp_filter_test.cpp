@@ -171,6 +171,19 @@ TEST_CASE("unknown syscall names in the policy are errors naming the key") {
   policy.deny = {"socket"};
   CHECK_THROWS_WITH(SeccompFilter::compile(policy, "p.yaml"),
                     "p.yaml: sandbox.seccomp.deny: 'socket' is also in allow_extra");
+  // The launch child makes these under the filter before the launcher holds the listener.
+  policy = {};
+  policy.deny = {"execve"};
+  CHECK_THROWS_WITH(SeccompFilter::compile(policy, "p.yaml"),
+                    "p.yaml: sandbox.seccomp.deny: 'execve' cannot be denied: the launcher execs "
+                    "the interpreter after loading the filter");
+  for (const char *name : {"write", "exit_group"}) {
+    policy.deny = {name};
+    CHECK_THROWS_WITH(SeccompFilter::compile(policy, "p.yaml"),
+                      "p.yaml: sandbox.seccomp.deny: '" + std::string(name) +
+                          "' cannot be denied: the launcher reports a failed exec after loading "
+                          "the filter");
+  }
   policy = {};
   policy.enabled = false;
   policy.deny = {"bogus"}; // checked even when the filter is off
