@@ -19,6 +19,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 #include <fstream>
 #include <string>
 
@@ -295,6 +298,12 @@ constexpr unsigned char kStackCanary = 0xa5;
 
 struct ChildStack {
   alignas(64) unsigned char bytes[kChildStackBytes];
+
+#ifdef __SANITIZE_ADDRESS__
+  // The child's frames poisoned their redzones in the shadow memory it shares with us; the
+  // functions the launcher calls next reuse these addresses.
+  ~ChildStack() { __asan_unpoison_memory_region(bytes, sizeof bytes); }
+#endif
 
   void *top() { return bytes + kChildStackBytes; }
   void arm() { std::memset(bytes, kStackCanary, kStackCanaryBytes); }
