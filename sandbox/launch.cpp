@@ -338,6 +338,8 @@ pid_t clone_child(int flags, const ChildContext &context, ChildStack &stack, int
   return pid;
 }
 
+} // namespace
+
 // After a failed start: the child shares launch()'s memory, so it must be gone (not just
 // signalled) before launch() returns and frees what it reads.
 void kill_and_reap(int pidfd) {
@@ -346,8 +348,6 @@ void kill_and_reap(int pidfd) {
   while (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) != 0 && errno == EINTR) {
   }
 }
-
-} // namespace
 
 const char *step_name(ChildStep step) {
   switch (step) {

@@ -86,4 +86,7 @@ struct Launched {
 // failure (Launched::failure says what failed).
 Launched launch(const LaunchPlan &plan, const LaunchRequest &request);
 
+// SIGKILL through the pidfd, then waits until the process is reaped.
+void kill_and_reap(int pidfd);
+
 } // namespace nospace::sandbox

@@ -345,9 +345,7 @@ struct Supervisor::Impl {
       run.pid_namespace = pid_namespace_of(std::to_string(run.pid));
       if (run.pid_namespace == 0) {
         const int err = errno;
-        send_signal(run.pidfd.get(), SIGKILL);
-        siginfo_t info{};
-        ::waitid(P_PIDFD, id_t(run.pidfd.get()), &info, WEXITED);
+        kill_and_reap(run.pidfd.get());
         return "proc: " + proc + "pid: " + std::strerror(err) +
                " (without a user namespace, reading a run's /proc needs CAP_SYS_PTRACE)";
       }
