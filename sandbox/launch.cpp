@@ -1,5 +1,6 @@
 #include "sandbox/launch.hpp"
 
+#include "common/launch_protocol.hpp"
 #include "sandbox/network.hpp"
 #include "sandbox/seccomp_filter.hpp"
 
@@ -24,6 +25,7 @@
 #endif
 #include <fstream>
 #include <string>
+#include <utility>
 
 namespace nospace::sandbox {
 
@@ -33,7 +35,7 @@ namespace {
 constexpr int kErrorFd = 3; // close-on-exec: EOF in the parent means exec happened
 constexpr int kSeccompSyncFd = kListenerHandoverFd; // close-on-exec: the listener's way out
 // 5 is the program's memfd (kProgramFd) when there is no mount namespace.
-constexpr int kGoFd = 6; // close-on-exec: the parent's second go (cgroups joined)
+constexpr int kGoFd = 6; // close-on-exec: the parent's go bytes and then the run
 
 struct ChildFailure {
   std::int32_t step;
@@ -41,20 +43,27 @@ struct ChildFailure {
   std::int32_t detail; // index of the mount op or rlimit that failed, else -1
 };
 
-// Everything the child reads, laid out by the parent before the clone: the child allocates
-// nothing and only dereferences these.
+// Everything the child reads. The child allocates nothing and only dereferences these.
 struct ChildContext {
+  // Laid out by the parent before the clone:
   const LaunchPlan *plan;
-  const LaunchRequest *request;
+  const RunIdentity *identity;
+  int error_fd, go_fd, go_write_fd, seccomp_fd;
+  // The launcher's CPUs, when the parent moved the child off the launcher's CPU (see
+  // prepare_launch, step 5); nullptr when it did not.
+  const cpu_set_t *restore_affinity;
+  // Written by the parent before its second go byte:
+  std::uint64_t signals_not_default; // to reset before the mask opens
+  // Written by the parent before it sends the run:
   char *const *argv;
   char *const *envp;
-  int error_fd, go_fd, go_write_fd, seccomp_fd, program_memfd;
-  std::uint64_t signals_not_default; // to reset before the mask opens
+  const char *program;
+  std::size_t program_size;
+  bool program_memfd; // the run brings the program as a fourth fd (no mount namespace)
 };
 
-// Where fail() reports: the inherited pipe end until the fds are arranged, kErrorFd after.
-// A plain global: only children write it (one at a time, see clone_child), and the parent
-// never reads it.
+// Where fail() reports: the inherited socket end until the fds are arranged, kErrorFd after.
+// A plain global: only children write it, and the parent never reads it.
 int child_error_fd = -1;
 
 [[noreturn]] void fail(ChildStep step, int err, int detail = -1) noexcept {
@@ -79,6 +88,89 @@ void wait_for_parent(int go_fd) noexcept {
     fail(ChildStep::WaitForParent, errno ? errno : EPIPE);
 }
 
+// The run: one byte carrying its stdio (and the program's memfd) as SCM_RIGHTS, received
+// close-on-exec. EOF means the parent gave up on this child (or died).
+constexpr int kRunFds = 4;
+
+int receive_run(int go_fd, int (&fds)[kRunFds], int expected) noexcept {
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRunFds)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do
+    n = ::recvmsg(go_fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return errno;
+  const cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  if (n != 1 || cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET ||
+      cmsg->cmsg_type != SCM_RIGHTS ||
+      cmsg->cmsg_len != CMSG_LEN(sizeof(int) * std::size_t(expected)))
+    return n == 0 ? EPIPE : EPROTO;
+  std::memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * std::size_t(expected));
+  return 0;
+}
+
+// The run's stdio onto 0, 1, 2 and the program's memfd onto kProgramFd (all kept across the
+// exec); the received copies are close-on-exec and go with it.
+int install_run_fds(const int (&fds)[kRunFds], int count) noexcept {
+  for (int i = 0; i < count; ++i) {
+    const int target = i < 3 ? i : kProgramFd;
+    if (::dup3(fds[i], target, 0) < 0)
+      return errno;
+  }
+  return 0;
+}
+
+// The run message: one byte carrying `fds` (see receive_run). Returns 0 or errno.
+int send_run(int go_fd, const std::vector<int> &fds) noexcept {
+  char byte = 1;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRunFds)] = {};
+  if (fds.size() > std::size_t(kRunFds))
+    return EINVAL;
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+  cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  ssize_t n;
+  do
+    n = ::sendmsg(go_fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == 1 ? 0 : n < 0 ? errno : EPIPE;
+}
+
+bool make_socket_pair(UniqueFd &parent, UniqueFd &child) noexcept {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
+    return false;
+  parent.reset(pair[0]);
+  child.reset(pair[1]);
+  return true;
+}
+
+// The launcher's CPUs and those of them other than the one it runs on now; false when there
+// is no other.
+bool other_cpus(cpu_set_t &all, cpu_set_t &others) noexcept {
+  const int here = ::sched_getcpu();
+  if (here < 0 || ::sched_getaffinity(0, sizeof all, &all) != 0)
+    return false;
+  others = all;
+  CPU_CLR(here, &others);
+  return CPU_COUNT(&others) > 0;
+}
+
 // The signals the launcher ignores or catches (bit N-1 for signal N), from its
 // /proc/thread-self/status: the child resets only those (a syscall costs ~2 us on this VM,
 // all 64 would be a tenth of a start). Every signal when that cannot be read.
@@ -96,12 +188,15 @@ std::uint64_t signals_not_default() {
 
 int reset_signals(std::uint64_t not_default) noexcept {
   // The launcher may ignore SIGPIPE or block signals; the program starts from the defaults.
+  // glibc's own signals (32 to SIGRTMIN - 1) are skipped: its sigaction refuses them, and
+  // would set the errno this child shares with the launcher while the launcher goes on.
   struct sigaction dfl;
   std::memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG && sig <= 64; ++sig)
-    if (sig != SIGKILL && sig != SIGSTOP && (not_default >> (sig - 1) & 1))
-      ::sigaction(sig, &dfl, nullptr); // glibc's internal signals refuse: harmless
+    if (sig != SIGKILL && sig != SIGSTOP && (sig < 32 || sig >= SIGRTMIN) &&
+        (not_default >> (sig - 1) & 1))
+      ::sigaction(sig, &dfl, nullptr);
   sigset_t none;
   sigemptyset(&none);
   return errno_of(::sigprocmask(SIG_SETMASK, &none, nullptr) == 0);
@@ -109,46 +204,34 @@ int reset_signals(std::uint64_t not_default) noexcept {
 
 // Moves the fds the child keeps to their fixed numbers and closes every other one, so no
 // launcher fd (listening socket, other runs' pipes, the policy file) reaches the program.
+// 0-2 stay as inherited until the run brings its own stdio (install_run_fds).
 int arrange_fds(const ChildContext &c) noexcept {
-  const LaunchRequest &r = *c.request;
-  int null_fd = -1;
-  if (r.stdin_fd < 0 || r.stdout_fd < 0 || r.stderr_fd < 0) {
-    null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd < 0)
-      return errno;
-  }
   // Lift every source above the targets first, so no dup3 overwrites a source still needed.
-  int from[7] = {r.stdin_fd < 0 ? null_fd : r.stdin_fd,
-                 r.stdout_fd < 0 ? null_fd : r.stdout_fd,
-                 r.stderr_fd < 0 ? null_fd : r.stderr_fd,
-                 c.error_fd,
-                 c.seccomp_fd,
-                 c.program_memfd,
-                 c.go_fd};
+  int from[3] = {c.error_fd, c.seccomp_fd, c.go_fd};
+  const int to[3] = {kErrorFd, kSeccompSyncFd, kGoFd};
   for (int &fd : from)
     if (fd >= 0 && (fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 16)) < 0)
       return errno;
-  for (int target = 0; target < 7; ++target) {
-    if (from[target] < 0) {
-      ::close(target); // unused slot (no seccomp, no memfd): whatever the launcher had there
+  for (int i = 0; i < 3; ++i) {
+    if (from[i] < 0) {
+      ::close(to[i]); // no seccomp: whatever the launcher had there
       continue;
     }
-    // 0-2 and the program survive exec; the others must not.
-    const int flags = target <= 2 || target == kProgramFd ? 0 : O_CLOEXEC;
-    if (::dup3(from[target], target, flags) < 0)
+    if (::dup3(from[i], to[i], O_CLOEXEC) < 0)
       return errno;
   }
+  ::close(kProgramFd); // the run brings its own, if any
   return errno_of(::syscall(SYS_close_range, 7, ~0U, 0) == 0);
 }
 
-int write_program(const LaunchRequest &r) noexcept {
-  if (r.program.empty())
+int write_program(const ChildContext &c) noexcept {
+  if (c.program_size == 0)
     return 0;
   const int fd = ::open(kProgramPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (fd < 0)
     return errno;
-  const char *data = r.program.data();
-  std::size_t left = r.program.size();
+  const char *data = c.program;
+  std::size_t left = c.program_size;
   while (left > 0) {
     const ssize_t n = ::write(fd, data, left);
     if (n < 0 && errno == EINTR)
@@ -172,11 +255,19 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   return int(plan.before_pivot.size() + (op - plan.after_pivot.data()));
 }
 
+int rlimit_index(const LaunchPlan &plan, const RlimitEntry *entry) noexcept {
+  return int(entry - plan.rlimits.data());
+}
+
 // THE CHECKLIST, child side. Runs right after the clone, inside every new namespace, still
-// holding every capability of its new user namespace. The order is the point:
-[[noreturn]] void child_main(const ChildContext &c) noexcept {
+// holding every capability of its new user namespace. The order is the point. Steps 1-11
+// need nothing of the run and happen when the child is prepared; 12-16 once the run is here.
+// Never returns (it execs or fails), but is not declared [[noreturn]]: AddressSanitizer checks
+// the stack at every call of a noreturn function and warns, as this stack is not the
+// thread's it knows of.
+void child_main(const ChildContext &c) noexcept {
   const LaunchPlan &plan = *c.plan;
-  const LaunchRequest &req = *c.request;
+  const RunIdentity &identity = *c.identity;
   child_error_fd = c.error_fd;
   // Our copy of the go socket's parent end: with it open, a dead parent would never read as
   // EOF.
@@ -184,15 +275,12 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   // 1. Die with the launcher: an orphaned run would escape its limits. First, so nothing
   //    below can outlive a launcher that dies mid-launch.
   check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
-  // 2. Signal dispositions and mask back to the defaults the program expects. Until here
-  //    every signal is blocked (clone_child): no launcher handler runs in this process.
-  check(ChildStep::Signals, reset_signals(c.signals_not_default));
-  //    A session of its own: no controlling terminal (so no TIOCSTI into the caller's
+  // 2. A session of its own: no controlling terminal (so no TIOCSTI into the caller's
   //    terminal, no SIGHUP/SIGINT from it), and a process group the supervisor can kill.
   check(ChildStep::Session, errno_of(::setsid() >= 0));
-  // 3. Only stdio, the report pipe, the seccomp hand-over, the program's memfd and the go
-  //    socket remain. Steps 2 and 3 create nothing, so they go on while the parent writes the
-  //    id maps.
+  // 3. Only the report socket, the seccomp hand-over and the go socket remain (stdio comes
+  //    with the run). Steps 2 and 3 create nothing, so they go on while the parent writes
+  //    the id maps.
   check(ChildStep::FileDescriptors, arrange_fds(c));
   child_error_fd = kErrorFd;
   // 4. Wait until the parent has written the id maps: before that this process has no
@@ -207,7 +295,7 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
   //    them. Without a user namespace the ids change late (step 9): a real root would lose
   //    the capabilities the mounts need.
   if (plan.namespaces.user)
-    check(ChildStep::Identity, apply_identity(req.identity));
+    check(ChildStep::Identity, apply_identity(identity));
   // 5. The minimal root: private propagation, tmpfs root with read-only binds, /tmp, /proc,
   //    /dev, pivot_root, old root detached, root read-only. Needs CAP_SYS_ADMIN in the new
   //    user namespace, so before the ids and capabilities go.
@@ -215,49 +303,72 @@ int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
     const MountOp *failed = nullptr;
     if (int err = apply_mounts(plan.mounts, &failed))
       fail(ChildStep::Mounts, err, mount_op_index(plan.mounts, failed));
-    // 6. The program text into the run's own /tmp: after the mounts (it must land on the
-    //    run's tmpfs, not the host), before the rlimits (RLIMIT_FSIZE would cut it short).
-    check(ChildStep::ProgramFile, write_program(req));
   }
-  // 7. Hostname and loopback need CAP_SYS_ADMIN / CAP_NET_ADMIN in the new namespaces.
+  // 6. Hostname and loopback need CAP_SYS_ADMIN / CAP_NET_ADMIN in the new namespaces.
   if (plan.namespaces.uts)
     check(ChildStep::Hostname,
           errno_of(::sethostname(plan.hostname.data(), plan.hostname.size()) == 0));
   if (plan.namespaces.network && !plan.share_network)
     check(ChildStep::Loopback, apply_loopback_up());
-  // 8. rlimits: lowering needs no privilege; after the program file (see 6), and while
-  //    setrlimit is still allowed (seccomp comes last).
+  // 7. rlimits: lowering needs no privilege; while setrlimit is still allowed (seccomp comes
+  //    last). All but the file size, which would cut the program file short (step 13).
   {
     const RlimitEntry *failed = nullptr;
-    if (int err = apply_rlimits(plan.rlimits, &failed))
-      fail(ChildStep::Rlimits, err, int(failed - plan.rlimits.data()));
+    if (int err = apply_rlimits(plan.rlimits, &failed, RLIMIT_FSIZE))
+      fail(ChildStep::Rlimits, err, rlimit_index(plan, failed));
   }
-  // 9. Ids: groups, gid, uid (setgroups and setresgid need CAP_SETGID: before the drop).
-  //     Without a user namespace the child is real root until here: the bounding set and
-  //     securebits go first (they need CAP_SETPCAP, which the switch to a non-zero uid
-  //     takes away).
+  // 8. Ids: groups, gid, uid (setgroups and setresgid need CAP_SETGID: before the drop).
+  //    Without a user namespace the child is real root until here: the bounding set and
+  //    securebits go first (they need CAP_SETPCAP, which the switch to a non-zero uid
+  //    takes away).
   if (!plan.namespaces.user) {
     check(ChildStep::Capabilities, plan.capabilities->apply_bounding());
-    check(ChildStep::Identity, apply_identity(req.identity));
+    check(ChildStep::Identity, apply_identity(identity));
   }
-  // 10. Every capability, every set. After the ids (they needed CAP_SETUID/SETGID).
+  // 9. Every capability, every set. After the ids (they needed CAP_SETUID/SETGID).
   if (plan.namespaces.user)
     check(ChildStep::Capabilities, plan.capabilities->apply_bounding());
   check(ChildStep::Capabilities, plan.capabilities->apply_sets());
-  // The parent-death signal is cleared by credential changes; set it again now that they
+  //    The parent-death signal is cleared by credential changes; set it again now that they
   //    are done (prctl is not in the seccomp allowlist, so it cannot come later).
   check(ChildStep::ParentDeathSignal, errno_of(::prctl(PR_SET_PDEATHSIG, SIGKILL) == 0));
-  // 11. Wait until the parent has put this process into the run's cgroups (it does so
+  // 10. Wait until the parent has put this process into the run's cgroups (it does so
   //     while the steps above run): nothing the program does may escape their limits.
   wait_for_parent(kGoFd);
-  //     no_new_privs: exec can never gain privileges (setuid bits, file capabilities); also
+  // 11. Signal dispositions and mask back to the defaults the program expects; which ones
+  //     the launcher set, the parent found out meanwhile. Until here every signal is blocked
+  //     (clone_child): no launcher handler runs in this process.
+  check(ChildStep::Signals, reset_signals(c.signals_not_default));
+  // 12. The run: its stdio (and program memfd). From here on the parent's context holds the
+  //     run's argv, environment and program.
+  {
+    int fds[kRunFds];
+    const int count = c.program_memfd ? 4 : 3;
+    check(ChildStep::WaitForRun, receive_run(kGoFd, fds, count));
+    check(ChildStep::Stdio, install_run_fds(fds, count));
+  }
+  // 13. The program text into the run's own /tmp (the run's uid may create files there:
+  //     mode 1777), then the file size limit that step 7 left out.
+  if (plan.namespaces.mount)
+    check(ChildStep::ProgramFile, write_program(c));
+  {
+    const RlimitEntry *failed = nullptr;
+    if (int err = apply_rlimit(plan.rlimits, RLIMIT_FSIZE, &failed))
+      fail(ChildStep::Rlimits, err, rlimit_index(plan, failed));
+  }
+  // 14. Every CPU of the launcher again, if the parent kept this process off its own (see
+  //     prepare_launch, step 5). Before the filter, which need not allow it.
+  if (c.restore_affinity != nullptr)
+    check(ChildStep::CpuAffinity,
+          errno_of(::sched_setaffinity(0, sizeof(cpu_set_t), c.restore_affinity) == 0));
+  // 15. no_new_privs: exec can never gain privileges (setuid bits, file capabilities); also
   //     what lets an unprivileged process load a seccomp filter.
   check(ChildStep::NoNewPrivs, errno_of(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0));
-  // 12. seccomp LAST: with the ids set and the capabilities gone, the allowlist need not
+  // 16. seccomp LAST: with the ids set and the capabilities gone, the allowlist need not
   //     permit setresuid, capset or prctl. Sends the listener to the parent on the way.
   if (plan.seccomp != nullptr)
     check(ChildStep::Seccomp, plan.seccomp->apply_in_child(true));
-  // 13. exec. The report pipe closes on success; the parent reads EOF.
+  // 17. exec. The report socket closes on success; the parent reads EOF.
   ::execve(c.argv[0], c.argv, c.envp);
   fail(ChildStep::Exec, errno);
 }
@@ -287,12 +398,9 @@ std::vector<char *> c_strings(const std::vector<std::string> &strings) {
   return out;
 }
 
-// The child's stack lives in launch()'s own frame, which outlives the child's use of it
-// (launch() returns once the child has exec'd, a new address space, or has been reaped).
-// Inside the parent's stack its pages are already present, and AddressSanitizer, which
-// tracks one stack per thread, accepts a child running there. The child needs a few KiB
-// (no recursion, no allocation); the canary at the far end catches any growth towards it.
-constexpr std::size_t kChildStackBytes = 128 * 1024;
+// The child's stack. The child needs a few KiB (no recursion, no allocation); the canary at
+// the far end catches any growth towards it.
+constexpr std::size_t kChildStackBytes = 64 * 1024;
 constexpr std::size_t kStackCanaryBytes = 256;
 constexpr unsigned char kStackCanary = 0xa5;
 
@@ -300,8 +408,8 @@ struct ChildStack {
   alignas(64) unsigned char bytes[kChildStackBytes];
 
 #ifdef __SANITIZE_ADDRESS__
-  // The child's frames poisoned their redzones in the shadow memory it shares with us; the
-  // functions the launcher calls next reuse these addresses.
+  // The child's frames poisoned their redzones in the shadow memory it shares with us;
+  // whatever reuses this memory next must not inherit them.
   ~ChildStack() { __asan_unpoison_memory_region(bytes, sizeof bytes); }
 #endif
 
@@ -315,16 +423,19 @@ struct ChildStack {
   }
 };
 
-int child_entry(void *context) { child_main(*static_cast<const ChildContext *>(context)); }
+int child_entry(void *context) {
+  child_main(*static_cast<const ChildContext *>(context));
+  return 127;
+}
 
 // CLONE_VM: the child shares the parent's memory until its exec, as posix_spawn's does. A
 // copy of the address space (fork) costs page-table copies and copy-on-write faults on both
 // sides, a millisecond and more per run on a VM where a page fault costs ~12 us. Sharing is
 // safe because the child writes nothing the parent reads: everything it needs is laid out
-// before the clone (ChildContext), it allocates nothing, and every signal is blocked until
-// it has reset the dispositions (no parent handler runs on shared memory). errno is shared
-// too; the child reads it only right after its own failed call while the parent, between
-// the clone and the go byte, makes only calls that succeed (or it kills the child).
+// in its ChildContext (by the parent, before the go byte or run message that lets it read
+// each part), it allocates nothing, and every signal is blocked until it has reset the
+// dispositions (no parent handler runs on shared memory). errno is shared too; the child
+// reads it only right after its own failed call.
 pid_t clone_child(int flags, const ChildContext &context, ChildStack &stack, int *pidfd) {
   stack.arm();
   sigset_t all, saved;
@@ -340,8 +451,34 @@ pid_t clone_child(int flags, const ChildContext &context, ChildStack &stack, int
 
 } // namespace
 
-// After a failed start: the child shares launch()'s memory, so it must be gone (not just
-// signalled) before launch() returns and frees what it reads.
+// What a prepared child reads and the parent's ends of its sockets. Heap-allocated, and
+// freed only once the child has exec'd (a new address space) or been reaped: the child
+// runs on `stack` and reads `context`.
+struct PreparedLaunch::State {
+  std::shared_ptr<const LaunchPlan> plan;
+  LaunchSetup setup;
+  ChildContext context{};
+  cpu_set_t launcher_cpus, elsewhere;
+  UniqueFd report, go, seccomp; // the parent's ends
+  pid_t pid = -1;
+  UniqueFd pidfd;
+  std::string failure; // the start failed already (the child has been reaped)
+  ChildStack stack;
+
+  ~State() {
+    if (pidfd)
+      kill_and_reap(pidfd.get());
+  }
+};
+
+PreparedLaunch::PreparedLaunch(std::unique_ptr<State> state) : state_(std::move(state)) {}
+PreparedLaunch::PreparedLaunch(PreparedLaunch &&) noexcept = default;
+PreparedLaunch &PreparedLaunch::operator=(PreparedLaunch &&) noexcept = default;
+PreparedLaunch::~PreparedLaunch() = default;
+pid_t PreparedLaunch::pid() const { return state_ ? state_->pid : -1; }
+
+// After a failed start: the child shares the launcher's memory, so it must be gone (not just
+// signalled) before what it reads is freed.
 void kill_and_reap(int pidfd) {
   ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
   siginfo_t info{};
@@ -353,7 +490,10 @@ const char *step_name(ChildStep step) {
   switch (step) {
   case ChildStep::ParentDeathSignal: return "parent-death-signal";
   case ChildStep::WaitForParent: return "wait-for-parent";
+  case ChildStep::WaitForRun: return "wait-for-run";
   case ChildStep::Signals: return "signals";
+  case ChildStep::Stdio: return "stdio";
+  case ChildStep::CpuAffinity: return "cpu-affinity";
   case ChildStep::Session: return "session";
   case ChildStep::FileDescriptors: return "file-descriptors";
   case ChildStep::Mounts: return "mounts";
@@ -370,60 +510,49 @@ const char *step_name(ChildStep step) {
   return "unknown-step";
 }
 
-// THE CHECKLIST, parent side: what happens before the clone, the clone, and what the parent
-// does for the child afterwards. The child's half is child_main above.
-Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
-  Launched out;
+// THE CHECKLIST, parent side, part one: what happens before the clone, the clone, and what
+// the parent does for the child afterwards. The child's half is child_main above.
+PreparedLaunch prepare_launch(std::shared_ptr<const LaunchPlan> plan_ptr, LaunchSetup setup) {
+  auto state = std::make_unique<PreparedLaunch::State>();
+  PreparedLaunch::State &s = *state;
+  s.plan = std::move(plan_ptr);
+  s.setup = std::move(setup);
+  const LaunchPlan &plan = *s.plan;
   auto failed = [&](const std::string &what, int err) {
-    out.failure = what + ": " + std::strerror(err);
-    return std::move(out);
+    if (s.pidfd) {
+      kill_and_reap(s.pidfd.get());
+      s.pidfd.reset();
+    }
+    s.failure = what + ": " + std::strerror(err);
+    return PreparedLaunch(std::move(state));
   };
-  // 1. Everything the child reads is laid out now: it must not allocate after the clone.
-  const std::vector<char *> argv = c_strings(req.argv), envp = c_strings(req.env);
-  if (req.argv.empty())
-    return failed("prepare: empty argv", EINVAL);
-  // 2. The report pipe (close-on-exec: EOF = exec done), the go socket (a socket: sending to
-  //    a child that has already failed must not raise SIGPIPE), the seccomp socket.
-  Pipe report;
-  if (!make_pipe(report, O_CLOEXEC))
-    return failed("prepare: pipe", errno);
-  UniqueFd go_parent, go_child;
-  {
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
-      return failed("prepare: socketpair", errno);
-    go_parent.reset(pair[0]);
-    go_child.reset(pair[1]);
-  }
-  UniqueFd seccomp_parent, seccomp_child;
-  if (plan.seccomp != nullptr) {
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0)
-      return failed("prepare: socketpair", errno);
-    seccomp_parent.reset(pair[0]);
-    seccomp_child.reset(pair[1]);
-  }
-  // 3. Without a mount namespace there is no private /tmp: the program goes in a sealed memfd.
-  UniqueFd program_memfd;
-  if (!plan.namespaces.mount && !req.program.empty()) {
-    program_memfd.reset(::memfd_create("program", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (!program_memfd || ::write(program_memfd.get(), req.program.data(), req.program.size()) !=
-                              ssize_t(req.program.size()))
-      return failed("prepare: program memfd", errno ? errno : EIO);
-    ::fcntl(program_memfd.get(), F_ADD_SEALS,
-            F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
-  }
-  const ChildContext ctx{&plan,
-                         &req,
-                         argv.data(),
-                         envp.data(),
-                         report.write.get(),
-                         go_child.get(),
-                         go_parent.get(),
-                         seccomp_child.get(),
-                         program_memfd.get(),
-                         signals_not_default()};
-  // 4. The namespaces come with the clone itself (one syscall, and the pid namespace needs
+  // 1. Three socket pairs, each end close-on-exec:
+  //    - report: a failed step's record, or EOF once the exec happened. A socket, not a pipe:
+  //      a pipe's close wakes the reader with the hint that the waker is about to sleep, and
+  //      the scheduler then queues the launcher behind the program that just started;
+  //    - go: the parent's two go bytes, then the run (sending to a child that has already
+  //      failed must not raise SIGPIPE, which MSG_NOSIGNAL avoids on a socket only);
+  //    - seccomp: the filter's listener, sent by the child on its way to the exec.
+  UniqueFd report_child, go_child, seccomp_child;
+  if (!make_socket_pair(s.report, report_child) || !make_socket_pair(s.go, go_child) ||
+      (plan.seccomp != nullptr && !make_socket_pair(s.seccomp, seccomp_child)))
+    return failed("prepare: socketpair", errno);
+  // 2. Everything the child reads before its run is laid out now: it must not allocate.
+  //    It does its part on a CPU other than the launcher's while the launcher writes its id
+  //    maps and joins its cgroups, and wakes the launcher with its exec there: this VM
+  //    shares no cache between CPUs, so the scheduler would otherwise queue each behind the
+  //    other on one CPU. A placement hint only: the child returns to all the launcher's CPUs
+  //    before its exec, and with a single CPU nothing moves.
+  const bool move_child = other_cpus(s.launcher_cpus, s.elsewhere);
+  s.context.plan = &plan;
+  s.context.identity = &s.setup.identity;
+  s.context.error_fd = report_child.get();
+  s.context.go_fd = go_child.get();
+  s.context.go_write_fd = s.go.get();
+  s.context.seccomp_fd = seccomp_child.get();
+  s.context.restore_affinity = move_child ? &s.launcher_cpus : nullptr;
+  s.context.signals_not_default = ~std::uint64_t(0);
+  // 3. The namespaces come with the clone itself (one syscall, and the pid namespace needs
   //    the child to be its first process). The shared network namespace is joined by the
   //    parent around the clone: setns must precede the child's user namespace.
   int flags = 0;
@@ -440,8 +569,7 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
     if (int err = plan.network->enter())
       return failed("network: setns into the shared namespace", err);
   int pidfd = -1;
-  ChildStack stack;
-  const pid_t pid = clone_child(flags, ctx, stack, &pidfd);
+  const pid_t pid = clone_child(flags, s.context, s.stack, &pidfd);
   const int clone_errno = errno;
   if (join_network && plan.network->leave() != 0) {
     // The launcher itself would stay in the empty namespace: nothing sensible goes on.
@@ -450,63 +578,121 @@ Launched launch(const LaunchPlan &plan, const LaunchRequest &req) {
   }
   if (pid < 0)
     return failed("clone", clone_errno);
-  out.pid = pid;
-  out.pidfd.reset(pidfd);
-  report.write.reset();
+  s.pid = pid;
+  s.pidfd.reset(pidfd);
+  report_child.reset();
   go_child.reset();
   seccomp_child.reset();
-  // 5. From the parent, while the child waits: the id maps (only a process outside the new
-  //    user namespace may write them).
-  auto abort_child = [&](const std::string &what, int err) {
-    kill_and_reap(out.pidfd.get());
-    return failed(what, err);
-  };
+  // 4. Off the launcher's CPU (see 2; failing that, it stays where it is), then, while the
+  //    child arranges its fds: the id maps (only a process outside the new user namespace
+  //    may write them).
+  if (move_child)
+    ::sched_setaffinity(pid, sizeof s.elsewhere, &s.elsewhere);
   if (ns.user) {
     const char *what = "";
-    if (int err = write_id_maps_from_parent(pid, req.identity, &what))
-      return abort_child(std::string("id-maps: ") + what, err);
+    if (int err = write_id_maps_from_parent(pid, s.setup.identity, &what))
+      return failed(std::string("id-maps: ") + what, err);
   }
-  // 6. Let the child go, then join the cgroups while it builds its root (a v1 cgroup move
-  //    costs ~0.1 ms per hierarchy here); the second byte lets it go on to its exec. The
-  //    child works meanwhile: one that failed a step has ended, its report says which.
+  // 5. Let the child go, then join the cgroups while it builds its root (a v1 cgroup move
+  //    costs ~0.1 ms per hierarchy here) and find the signals it must reset (reading /proc
+  //    costs ~60 us); the second byte lets it read them and go on to wait for its run. A
+  //    child that failed a step has ended: its report says which (start_launch reads it).
   auto send_go = [&] {
     const char byte = 1;
-    return ::send(go_parent.get(), &byte, 1, MSG_NOSIGNAL) == 1;
+    return ::send(s.go.get(), &byte, 1, MSG_NOSIGNAL) == 1;
   };
-  bool child_went_on = send_go();
-  if (child_went_on && req.from_parent) {
-    const std::string problem = req.from_parent(pid);
+  const bool child_went_on = send_go();
+  if (child_went_on && s.setup.from_parent) {
+    const std::string problem = s.setup.from_parent(pid);
     if (!problem.empty()) {
-      kill_and_reap(out.pidfd.get());
-      out.failure = problem;
-      return out;
+      kill_and_reap(s.pidfd.get());
+      s.pidfd.reset();
+      s.failure = problem;
+      return PreparedLaunch(std::move(state));
     }
   }
-  child_went_on = child_went_on && send_go();
-  // 7. EOF: the exec happened. A record: the step that failed.
+  s.context.signals_not_default = signals_not_default();
+  if (child_went_on)
+    send_go();
+  return PreparedLaunch(std::move(state));
+}
+
+// THE CHECKLIST, parent side, part two: the run goes to the prepared child, which takes its
+// last steps (child_main, 12-17) and execs.
+Launched start_launch(PreparedLaunch &&prepared, const RunInput &input) {
+  // Owned here from now on: when this returns the child has exec'd or is reaped.
+  const std::unique_ptr<PreparedLaunch::State> state = std::move(prepared.state_);
+  PreparedLaunch::State &s = *state;
+  const LaunchPlan &plan = *s.plan;
+  Launched out;
+  out.pid = s.pid;
+  auto finish = [&](std::string failure) {
+    out.failure = std::move(failure);
+    if (!out.failure.empty() && s.pidfd)
+      kill_and_reap(s.pidfd.get());
+    out.pidfd = std::move(s.pidfd);
+    if (!s.stack.intact()) {
+      std::fputs("nospace-sandbox: the launch child outgrew its stack\n", stderr);
+      std::abort();
+    }
+    return std::move(out);
+  };
+  if (!s.failure.empty())
+    return finish(s.failure);
+  if (input.argv.empty())
+    return finish("prepare: empty argv");
+  // 1. The run's strings, where the child reads them once the run message is in (they live
+  //    until this returns, after the exec).
+  const std::vector<char *> argv = c_strings(input.argv), envp = c_strings(input.env);
+  s.context.argv = argv.data();
+  s.context.envp = envp.data();
+  s.context.program = input.program.data();
+  s.context.program_size = input.program.size();
+  // 2. Its fds: stdio (/dev/null where the caller gave none) and, without a mount namespace
+  //    (so no private /tmp), the program in a sealed memfd.
+  UniqueFd null_fd, program_memfd;
+  auto or_null = [&](int fd) {
+    if (fd >= 0)
+      return fd;
+    if (!null_fd)
+      null_fd.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    return null_fd.get();
+  };
+  std::vector<int> fds = {or_null(input.stdin_fd), or_null(input.stdout_fd),
+                          or_null(input.stderr_fd)};
+  if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
+    return finish(std::string("prepare: /dev/null: ") + std::strerror(errno));
+  s.context.program_memfd = !plan.namespaces.mount;
+  if (s.context.program_memfd) {
+    program_memfd = launch::make_program_memfd(input.program);
+    if (!program_memfd)
+      return finish(std::string("prepare: program memfd: ") + std::strerror(errno));
+    fds.push_back(program_memfd.get());
+  }
+  // 3. The run message. A child that has already failed a step has closed its end: the
+  //    send fails with EPIPE, and its report says why. Any other failure leaves the child
+  //    waiting: it is killed.
+  const int send_error = send_run(s.go.get(), fds);
+  if (send_error != 0 && send_error != EPIPE)
+    return finish(std::string("run: sending its fds to the child: ") + std::strerror(send_error));
+  // 4. EOF: the exec happened. A record: the step that failed.
   ChildFailure f{};
   ssize_t n;
   do
-    n = ::read(report.read.get(), &f, sizeof f);
+    n = ::read(s.report.get(), &f, sizeof f);
   while (n < 0 && errno == EINTR);
   if (n == ssize_t(sizeof f))
-    out.failure = describe_failure(plan, f);
-  else if (!child_went_on)
-    out.failure = "go: the child ended before its exec, unreported";
-  // 8. The seccomp listener, sent before the exec: already waiting in the socket. Without
+    return finish(describe_failure(plan, f));
+  if (send_error != 0)
+    return finish("go: the child ended before its exec, unreported");
+  // 5. The seccomp listener, sent before the exec: already waiting in the socket. Without
   //    it the run would go unreported: it does not run.
-  if (out.failure.empty() && plan.seccomp != nullptr) {
-    out.seccomp_listener = SeccompFilter::receive_listener(seccomp_parent.get(), false);
+  if (plan.seccomp != nullptr) {
+    out.seccomp_listener = SeccompFilter::receive_listener(s.seccomp.get(), false);
     if (!out.seccomp_listener)
-      out.failure = std::string("seccomp: the listener did not arrive: ") + std::strerror(errno);
+      return finish(std::string("seccomp: the listener did not arrive: ") + std::strerror(errno));
   }
-  if (!out.failure.empty())
-    kill_and_reap(out.pidfd.get());
-  if (!stack.intact()) {
-    std::fputs("nospace-sandbox: the launch child outgrew its stack\n", stderr);
-    std::abort();
-  }
-  return out;
+  return finish("");
 }
 
 } // namespace nospace::sandbox

@@ -1,9 +1,9 @@
 #pragma once
 // The launch sequence of one run: the ONE place that holds the order of the privileged steps
-// (launch.cpp, launch()). Everything that may allocate or fail with a message is prepared
-// before the clone (LaunchPlan once per policy and interpreter, LaunchRequest once per run);
-// after the clone the child only makes syscalls and reports a failure as {step, errno} on a
-// close-on-exec pipe.
+// (launch.cpp: prepare_launch and start_launch). Everything that may allocate or fail with a
+// message is prepared in the parent (LaunchPlan once per policy and interpreter, LaunchSetup
+// and RunInput once per run); the child only makes syscalls and reports a failure as
+// {step, errno} on a close-on-exec socket.
 
 #include "common/fd.hpp"
 #include "common/sandbox_policy.hpp"
@@ -41,23 +41,28 @@ struct LaunchPlan {
   std::string hostname;
 };
 
-// Per run, built in the parent.
-struct LaunchRequest {
-  std::vector<std::string> argv; // "{program}" already replaced
-  std::vector<std::string> env;
-  std::string program; // the program text ("" = none)
+// Known before the run, when the child is prepared: who it runs as, and what the parent does
+// for the child while the child builds its root.
+struct LaunchSetup {
   RunIdentity identity;
-  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1; // borrowed; dup'ed onto 0, 1, 2
   // In the parent while the child builds its root, before it may exec (the cgroups are
   // joined here). Returns "" or what failed; a failure stops the start.
   std::function<std::string(pid_t)> from_parent;
+};
+
+// What only the run itself brings, handed to a prepared child.
+struct RunInput {
+  std::vector<std::string> argv; // "{program}" already replaced
+  std::vector<std::string> env;
+  std::string program;                               // the program text ("" = none)
+  int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1; // borrowed; dup'ed onto 0, 1, 2
 };
 
 // The steps after the clone, in order; a start-failed report names one.
 enum class ChildStep : int {
   ParentDeathSignal,
   WaitForParent,
-  Signals,
+  WaitForRun,
   Session,
   FileDescriptors,
   Mounts,
@@ -67,6 +72,9 @@ enum class ChildStep : int {
   Rlimits,
   Identity,
   Capabilities,
+  Signals,
+  Stdio,
+  CpuAffinity,
   NoNewPrivs,
   Seccomp,
   Exec,
@@ -81,10 +89,32 @@ struct Launched {
   std::string failure;
 };
 
-// Clones the child with the policy's namespaces and runs the whole launch order (launch.cpp).
-// Returns once the child has exec'd the program or failed; never throws for a per-run
-// failure (Launched::failure says what failed).
-Launched launch(const LaunchPlan &plan, const LaunchRequest &request);
+// A child cloned with the policy's namespaces that has gone through every step of the launch
+// order (launch.cpp) that does not need its run, and waits for it: its root built, its ids
+// and cgroups set, its capabilities gone. What is left (stdio, the program file, the seccomp
+// filter, exec) takes a fraction of a start, so a child prepared between runs makes the next
+// start that much faster. Destroying one that never got its run kills and reaps it.
+class PreparedLaunch {
+public:
+  struct State;
+  explicit PreparedLaunch(std::unique_ptr<State> state);
+  PreparedLaunch(PreparedLaunch &&) noexcept;
+  PreparedLaunch &operator=(PreparedLaunch &&) noexcept;
+  ~PreparedLaunch();
+  pid_t pid() const;
+
+private:
+  friend Launched start_launch(PreparedLaunch &&prepared, const RunInput &input);
+  std::unique_ptr<State> state_;
+};
+
+// Clones and sets up the child; returns without waiting for it to get through its steps (a
+// step that fails is reported by start_launch). Never throws for a per-run failure.
+PreparedLaunch prepare_launch(std::shared_ptr<const LaunchPlan> plan, LaunchSetup setup);
+
+// Hands the run to a prepared child and returns once it has exec'd the program or failed
+// (Launched::failure says what failed; the child has been reaped then).
+Launched start_launch(PreparedLaunch &&prepared, const RunInput &input);
 
 // SIGKILL through the pidfd, then waits until the process is reaped.
 void kill_and_reap(int pidfd);

@@ -429,7 +429,8 @@ TEST_CASE("service: 1,000 runs leave no fds, mounts, cgroups, temp files or proc
                   children_of(l.pid).size(), interpreter_processes().size()};
   };
   // The launcher cleans up a run (fds, mount namespace, cgroups) just after sending its
-  // result, and makes the next run's cgroups ahead: wait until the counts hold still.
+  // result, and prepares the next run's child and cgroups ahead: wait until the counts hold
+  // still.
   auto settled = [&](const Counts &c) {
     for (int i = 0; i < 50; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -472,7 +473,9 @@ TEST_CASE("service: 1,000 runs leave no fds, mounts, cgroups, temp files or proc
   CHECK(after.mounts == before.mounts);
   CHECK(after.cgroups == before.cgroups);
   CHECK(after.temp_files == before.temp_files);
-  CHECK(after.children == 0);
+  // One child may wait: the spare prepared for the next run (none when nothing ran before).
+  CHECK(before.children <= 1);
+  CHECK(after.children == before.children);
   CHECK(after.interpreters == 0);
   CHECK(seconds < 60);
 }
