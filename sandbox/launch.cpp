@@ -1,5 +1,6 @@
 #include "sandbox/launch.hpp"
 
+#include "common/fd_passing.hpp"
 #include "common/launch_protocol.hpp"
 #include "sandbox/network.hpp"
 #include "sandbox/seccomp_filter.hpp"
@@ -7,8 +8,10 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -35,13 +38,15 @@ namespace {
 constexpr int kErrorFd = 3; // close-on-exec: EOF in the parent means exec happened
 constexpr int kSeccompSyncFd = kListenerHandoverFd; // close-on-exec: the listener's way out
 // 5 is the program's memfd (kProgramFd) when there is no mount namespace.
-constexpr int kGoFd = 6; // close-on-exec: the parent's go bytes and then the run
+constexpr int kGoFd = kRunHandoverFd; // close-on-exec: the parent's go bytes, then the run
 
+// A record on the report socket: the step that failed, or kTmpRecord (with the run's /tmp).
 struct ChildFailure {
   std::int32_t step;
   std::int32_t err;
   std::int32_t detail; // index of the mount op or rlimit that failed, else -1
 };
+constexpr std::int32_t kTmpRecord = -1;
 
 // Everything the child reads. The child allocates nothing and only dereferences these.
 struct ChildContext {
@@ -49,16 +54,11 @@ struct ChildContext {
   const LaunchPlan *plan;
   const RunIdentity *identity;
   int error_fd, go_fd, go_write_fd, seccomp_fd;
-  // The launcher's CPUs, when the parent moved the child off the launcher's CPU (see
-  // prepare_launch, step 5); nullptr when it did not.
-  const cpu_set_t *restore_affinity;
   // Written by the parent before its second go byte:
   std::uint64_t signals_not_default; // to reset before the mask opens
   // Written by the parent before it sends the run:
   char *const *argv;
   char *const *envp;
-  const char *program;
-  std::size_t program_size;
   bool program_memfd; // the run brings the program as a fourth fd (no mount namespace)
 };
 
@@ -94,26 +94,13 @@ constexpr int kRunFds = 4;
 
 int receive_run(int go_fd, int (&fds)[kRunFds], int expected) noexcept {
   char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRunFds)];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do
-    n = ::recvmsg(go_fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  std::size_t count = 0;
+  const long n = receive_with_fds(go_fd, &byte, 1, fds, kRunFds, &count);
   if (n < 0)
-    return errno;
-  const cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  if (n != 1 || cmsg == nullptr || cmsg->cmsg_level != SOL_SOCKET ||
-      cmsg->cmsg_type != SCM_RIGHTS ||
-      cmsg->cmsg_len != CMSG_LEN(sizeof(int) * std::size_t(expected)))
-    return n == 0 ? EPIPE : EPROTO;
-  std::memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * std::size_t(expected));
-  return 0;
+    return int(-n);
+  if (n == 0)
+    return EPIPE;
+  return count == std::size_t(expected) ? 0 : EPROTO;
 }
 
 // The run's stdio onto 0, 1, 2 and the program's memfd onto kProgramFd (all kept across the
@@ -129,26 +116,53 @@ int install_run_fds(const int (&fds)[kRunFds], int count) noexcept {
 
 // The run message: one byte carrying `fds` (see receive_run). Returns 0 or errno.
 int send_run(int go_fd, const std::vector<int> &fds) noexcept {
-  char byte = 1;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kRunFds)] = {};
-  if (fds.size() > std::size_t(kRunFds))
-    return EINVAL;
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
-  cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-  std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
-  ssize_t n;
-  do
-    n = ::sendmsg(go_fd, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == 1 ? 0 : n < 0 ? errno : EPIPE;
+  const char byte = 1;
+  return send_with_fds(go_fd, &byte, 1, fds.data(), fds.size());
+}
+
+// One record from the report socket, with the fd a kTmpRecord carries. False on EOF or a
+// short read (the child died).
+bool receive_record(int report_fd, ChildFailure &record, UniqueFd &fd) {
+  int received = -1;
+  std::size_t count = 0;
+  const long n =
+      receive_with_fds(report_fd, &record, sizeof record, &received, 1, &count, MSG_WAITALL);
+  if (count == 1)
+    fd.reset(received);
+  return n == long(sizeof record);
+}
+
+// The program file in the run's /tmp, written by the launcher. With a user namespace as real
+// root it writes as the run's host ids: the tmpfs belongs to the run's user namespace, where
+// uid 0 has no mapping (files of unmapped ids fail, EOVERFLOW), and the file is then the
+// run's own, as if the child had written it. Not subject to the run's RLIMIT_FSIZE; the
+// tmpfs size limit applies. Returns 0 or errno.
+int write_program_file(int tmp_dir, const std::string &text, const RunIdentity &id) {
+  if (text.empty())
+    return 0;
+  const bool as_run = id.user_namespace && id.host_root;
+  if (as_run) {
+    ::setfsgid(id.host_gid);
+    ::setfsuid(id.host_uid);
+  }
+  UniqueFd file(::openat(tmp_dir, std::strrchr(kProgramPath, '/') + 1,
+                         O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444));
+  const int open_error = file ? 0 : errno;
+  if (as_run) {
+    ::setfsuid(0);
+    ::setfsgid(0);
+  }
+  if (open_error != 0)
+    return open_error;
+  for (std::size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(file.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? errno : EIO;
+    done += std::size_t(n);
+  }
+  return 0;
 }
 
 bool make_socket_pair(UniqueFd &parent, UniqueFd &child) noexcept {
@@ -224,27 +238,16 @@ int arrange_fds(const ChildContext &c) noexcept {
   return errno_of(::syscall(SYS_close_range, 7, ~0U, 0) == 0);
 }
 
-int write_program(const ChildContext &c) noexcept {
-  if (c.program_size == 0)
-    return 0;
-  const int fd = ::open(kProgramPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-  if (fd < 0)
+// The run's /tmp (after pivot_root), as an O_PATH fd sent to the parent on the report
+// socket in a record of step kTmpRecord. Returns 0 or errno.
+int hand_over_tmp() noexcept {
+  const int tmp = ::open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (tmp < 0)
     return errno;
-  const char *data = c.program;
-  std::size_t left = c.program_size;
-  while (left > 0) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      return err;
-    }
-    data += n;
-    left -= std::size_t(n);
-  }
-  return errno_of(::close(fd) == 0);
+  const ChildFailure record{kTmpRecord, 0, -1};
+  const int err = send_with_fds(kErrorFd, &record, sizeof record, &tmp, 1);
+  ::close(tmp);
+  return err;
 }
 
 int mount_op_index(const MountPlan &plan, const MountOp *op) noexcept {
@@ -298,11 +301,14 @@ void child_main(const ChildContext &c) noexcept {
     check(ChildStep::Identity, apply_identity(identity));
   // 5. The minimal root: private propagation, tmpfs root with read-only binds, /tmp, /proc,
   //    /dev, pivot_root, old root detached, root read-only. Needs CAP_SYS_ADMIN in the new
-  //    user namespace, so before the ids and capabilities go.
+  //    user namespace, so before the ids and capabilities go. Then the run's /tmp goes to
+  //    the parent, which writes the program file there when the run comes: by then this
+  //    process is under its filter.
   if (plan.namespaces.mount) {
     const MountOp *failed = nullptr;
     if (int err = apply_mounts(plan.mounts, &failed))
       fail(ChildStep::Mounts, err, mount_op_index(plan.mounts, failed));
+    check(ChildStep::TmpHandover, hand_over_tmp());
   }
   // 6. Hostname and loopback need CAP_SYS_ADMIN / CAP_NET_ADMIN in the new namespaces.
   if (plan.namespaces.uts)
@@ -311,10 +317,10 @@ void child_main(const ChildContext &c) noexcept {
   if (plan.namespaces.network && !plan.share_network)
     check(ChildStep::Loopback, apply_loopback_up());
   // 7. rlimits: lowering needs no privilege; while setrlimit is still allowed (seccomp comes
-  //    last). All but the file size, which would cut the program file short (step 13).
+  //    later). The file size limit does not apply to the program file: the parent writes it.
   {
     const RlimitEntry *failed = nullptr;
-    if (int err = apply_rlimits(plan.rlimits, &failed, RLIMIT_FSIZE))
+    if (int err = apply_rlimits(plan.rlimits, &failed))
       fail(ChildStep::Rlimits, err, rlimit_index(plan, failed));
   }
   // 8. Ids: groups, gid, uid (setgroups and setresgid need CAP_SETGID: before the drop).
@@ -339,36 +345,24 @@ void child_main(const ChildContext &c) noexcept {
   //     the launcher set, the parent found out meanwhile. Until here every signal is blocked
   //     (clone_child): no launcher handler runs in this process.
   check(ChildStep::Signals, reset_signals(c.signals_not_default));
-  // 12. The run: its stdio (and program memfd). From here on the parent's context holds the
-  //     run's argv, environment and program.
+  // 12. no_new_privs: exec can never gain privileges (setuid bits, file capabilities); also
+  //     what lets an unprivileged process load a seccomp filter.
+  check(ChildStep::NoNewPrivs, errno_of(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0));
+  // 13. seccomp: with the ids set and the capabilities gone, the allowlist need not permit
+  //     setresuid, capset or prctl. Sends the listener to the parent on the way. Loaded
+  //     before the run comes, so a prepared child has it in place already; what is left
+  //     (recvmsg on the go socket, dup3, execve) the filter always allows.
+  if (plan.seccomp != nullptr)
+    check(ChildStep::Seccomp, plan.seccomp->apply_in_child(true));
+  // 14. The run: its stdio (and program memfd) onto 0, 1, 2 (and 5). From here on the
+  //     parent's context holds the run's argv and environment.
   {
     int fds[kRunFds];
     const int count = c.program_memfd ? 4 : 3;
     check(ChildStep::WaitForRun, receive_run(kGoFd, fds, count));
     check(ChildStep::Stdio, install_run_fds(fds, count));
   }
-  // 13. The program text into the run's own /tmp (the run's uid may create files there:
-  //     mode 1777), then the file size limit that step 7 left out.
-  if (plan.namespaces.mount)
-    check(ChildStep::ProgramFile, write_program(c));
-  {
-    const RlimitEntry *failed = nullptr;
-    if (int err = apply_rlimit(plan.rlimits, RLIMIT_FSIZE, &failed))
-      fail(ChildStep::Rlimits, err, rlimit_index(plan, failed));
-  }
-  // 14. Every CPU of the launcher again, if the parent kept this process off its own (see
-  //     prepare_launch, step 5). Before the filter, which need not allow it.
-  if (c.restore_affinity != nullptr)
-    check(ChildStep::CpuAffinity,
-          errno_of(::sched_setaffinity(0, sizeof(cpu_set_t), c.restore_affinity) == 0));
-  // 15. no_new_privs: exec can never gain privileges (setuid bits, file capabilities); also
-  //     what lets an unprivileged process load a seccomp filter.
-  check(ChildStep::NoNewPrivs, errno_of(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0));
-  // 16. seccomp LAST: with the ids set and the capabilities gone, the allowlist need not
-  //     permit setresuid, capset or prctl. Sends the listener to the parent on the way.
-  if (plan.seccomp != nullptr)
-    check(ChildStep::Seccomp, plan.seccomp->apply_in_child(true));
-  // 17. exec. The report socket closes on success; the parent reads EOF.
+  // 15. exec. The report socket closes on success; the parent reads EOF.
   ::execve(c.argv[0], c.argv, c.envp);
   fail(ChildStep::Exec, errno);
 }
@@ -459,6 +453,7 @@ struct PreparedLaunch::State {
   LaunchSetup setup;
   ChildContext context{};
   cpu_set_t launcher_cpus, elsewhere;
+  bool moved = false;           // the child runs on `elsewhere` until it has its run
   UniqueFd report, go, seccomp; // the parent's ends
   pid_t pid = -1;
   UniqueFd pidfd;
@@ -493,11 +488,10 @@ const char *step_name(ChildStep step) {
   case ChildStep::WaitForRun: return "wait-for-run";
   case ChildStep::Signals: return "signals";
   case ChildStep::Stdio: return "stdio";
-  case ChildStep::CpuAffinity: return "cpu-affinity";
   case ChildStep::Session: return "session";
   case ChildStep::FileDescriptors: return "file-descriptors";
   case ChildStep::Mounts: return "mounts";
-  case ChildStep::ProgramFile: return "program-file";
+  case ChildStep::TmpHandover: return "tmp-handover";
   case ChildStep::Hostname: return "hostname";
   case ChildStep::Loopback: return "loopback";
   case ChildStep::Rlimits: return "rlimits";
@@ -541,16 +535,17 @@ PreparedLaunch prepare_launch(std::shared_ptr<const LaunchPlan> plan_ptr, Launch
   //    It does its part on a CPU other than the launcher's while the launcher writes its id
   //    maps and joins its cgroups, and wakes the launcher with its exec there: this VM
   //    shares no cache between CPUs, so the scheduler would otherwise queue each behind the
-  //    other on one CPU. A placement hint only: the child returns to all the launcher's CPUs
-  //    before its exec, and with a single CPU nothing moves.
-  const bool move_child = other_cpus(s.launcher_cpus, s.elsewhere);
+  //    other on one CPU. A placement hint only: start_launch gives it all the launcher's
+  //    CPUs back once it has its run (the launcher may: it owns the child's user namespace;
+  //    without one it would need CAP_SYS_NICE, so the child is not moved), and with a single
+  //    CPU nothing moves.
+  s.moved = plan.namespaces.user && other_cpus(s.launcher_cpus, s.elsewhere);
   s.context.plan = &plan;
   s.context.identity = &s.setup.identity;
   s.context.error_fd = report_child.get();
   s.context.go_fd = go_child.get();
   s.context.go_write_fd = s.go.get();
   s.context.seccomp_fd = seccomp_child.get();
-  s.context.restore_affinity = move_child ? &s.launcher_cpus : nullptr;
   s.context.signals_not_default = ~std::uint64_t(0);
   // 3. The namespaces come with the clone itself (one syscall, and the pid namespace needs
   //    the child to be its first process). The shared network namespace is joined by the
@@ -586,7 +581,7 @@ PreparedLaunch prepare_launch(std::shared_ptr<const LaunchPlan> plan_ptr, Launch
   // 4. Off the launcher's CPU (see 2; failing that, it stays where it is), then, while the
   //    child arranges its fds: the id maps (only a process outside the new user namespace
   //    may write them).
-  if (move_child)
+  if (s.moved)
     ::sched_setaffinity(pid, sizeof s.elsewhere, &s.elsewhere);
   if (ns.user) {
     const char *what = "";
@@ -646,9 +641,33 @@ Launched start_launch(PreparedLaunch &&prepared, const RunInput &input) {
   const std::vector<char *> argv = c_strings(input.argv), envp = c_strings(input.env);
   s.context.argv = argv.data();
   s.context.envp = envp.data();
-  s.context.program = input.program.data();
-  s.context.program_size = input.program.size();
-  // 2. Its fds: stdio (/dev/null where the caller gave none) and, without a mount namespace
+  s.context.program_memfd = !plan.namespaces.mount;
+  // 2. With a mount namespace, the program file goes into the run's /tmp, which the child
+  //    sent once its root was built. A failure record or EOF instead: it failed or died.
+  if (plan.namespaces.mount) {
+    ChildFailure record{};
+    UniqueFd tmp;
+    if (!receive_record(s.report.get(), record, tmp))
+      return finish("go: the child ended before its exec, unreported");
+    if (record.step != kTmpRecord)
+      return finish(describe_failure(plan, record));
+    if (int err = write_program_file(tmp.get(), input.program, s.setup.identity))
+      return finish(std::string("program-file: ") + std::strerror(err));
+  }
+  // 3. The seccomp listener, sent by the child when it loaded the filter (before it waits
+  //    for its run). Taken now: a syscall the filter refused on the child's way to the exec
+  //    must end the launch (step 6), not leave both waiting.
+  if (plan.seccomp != nullptr) {
+    out.seccomp_listener = SeccompFilter::receive_listener(s.seccomp.get(), true);
+    if (!out.seccomp_listener) {
+      ChildFailure record{};
+      UniqueFd none;
+      if (receive_record(s.report.get(), record, none) && record.step != kTmpRecord)
+        return finish(describe_failure(plan, record));
+      return finish(std::string("seccomp: the listener did not arrive: ") + std::strerror(errno));
+    }
+  }
+  // 4. Its fds: stdio (/dev/null where the caller gave none) and, without a mount namespace
   //    (so no private /tmp), the program in a sealed memfd.
   UniqueFd null_fd, program_memfd;
   auto or_null = [&](int fd) {
@@ -662,20 +681,28 @@ Launched start_launch(PreparedLaunch &&prepared, const RunInput &input) {
                           or_null(input.stderr_fd)};
   if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0)
     return finish(std::string("prepare: /dev/null: ") + std::strerror(errno));
-  s.context.program_memfd = !plan.namespaces.mount;
   if (s.context.program_memfd) {
     program_memfd = launch::make_program_memfd(input.program);
     if (!program_memfd)
       return finish(std::string("prepare: program memfd: ") + std::strerror(errno));
     fds.push_back(program_memfd.get());
   }
-  // 3. The run message. A child that has already failed a step has closed its end: the
+  // 5. The run message. A child that has already failed a step has closed its end: the
   //    send fails with EPIPE, and its report says why. Any other failure leaves the child
-  //    waiting: it is killed.
+  //    waiting: it is killed. Then every CPU of the launcher for it again (see
+  //    prepare_launch, step 2): it runs already, where it was woken.
   const int send_error = send_run(s.go.get(), fds);
   if (send_error != 0 && send_error != EPIPE)
     return finish(std::string("run: sending its fds to the child: ") + std::strerror(send_error));
-  // 4. EOF: the exec happened. A record: the step that failed.
+  if (s.moved)
+    ::sched_setaffinity(s.pid, sizeof s.launcher_cpus, &s.launcher_cpus);
+  // 6. EOF: the exec happened. A record: the step that failed. A readable listener first: the
+  //    child was refused a syscall before its exec and waits for an answer.
+  pollfd waits[2] = {{s.report.get(), POLLIN, 0}, {out.seccomp_listener.get(), POLLIN, 0}};
+  while (::poll(waits, out.seccomp_listener ? 2 : 1, -1) < 0 && errno == EINTR) {
+  }
+  if (waits[0].revents == 0 && (waits[1].revents & POLLIN))
+    return finish("seccomp: the filter refused a syscall of the launch itself, before the exec");
   ChildFailure f{};
   ssize_t n;
   do
@@ -685,13 +712,6 @@ Launched start_launch(PreparedLaunch &&prepared, const RunInput &input) {
     return finish(describe_failure(plan, f));
   if (send_error != 0)
     return finish("go: the child ended before its exec, unreported");
-  // 5. The seccomp listener, sent before the exec: already waiting in the socket. Without
-  //    it the run would go unreported: it does not run.
-  if (plan.seccomp != nullptr) {
-    out.seccomp_listener = SeccompFilter::receive_listener(s.seccomp.get(), false);
-    if (!out.seccomp_listener)
-      return finish(std::string("seccomp: the listener did not arrive: ") + std::strerror(errno));
-  }
   return finish("");
 }
 

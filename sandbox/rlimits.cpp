@@ -29,27 +29,14 @@ RlimitTable prepare_rlimits(const RlimitPolicy &p) {
   }};
 }
 
-namespace {
-
-template <typename Wanted>
-int apply_where(const RlimitTable &table, const RlimitEntry **failed, Wanted wanted) noexcept {
+int apply_rlimits(const RlimitTable &table, const RlimitEntry **failed) noexcept {
   for (const auto &entry : table) {
-    if (wanted(entry.resource) && setrlimit(entry.resource, &entry.limit) != 0) {
+    if (setrlimit(entry.resource, &entry.limit) != 0) {
       *failed = &entry;
       return errno;
     }
   }
   return 0;
-}
-
-} // namespace
-
-int apply_rlimits(const RlimitTable &table, const RlimitEntry **failed, int except) noexcept {
-  return apply_where(table, failed, [except](int resource) { return resource != except; });
-}
-
-int apply_rlimit(const RlimitTable &table, int only, const RlimitEntry **failed) noexcept {
-  return apply_where(table, failed, [only](int resource) { return resource == only; });
 }
 
 } // namespace nospace::sandbox

@@ -21,9 +21,7 @@ using RlimitTable = std::array<RlimitEntry, 7>;
 
 RlimitTable prepare_rlimits(const RlimitPolicy &policy);
 
-// In the child: every entry whose resource is not `except` (-1: every entry), or with `only`
-// just that one. Returns 0 or errno; *failed is the entry that could not be set.
-int apply_rlimits(const RlimitTable &table, const RlimitEntry **failed, int except = -1) noexcept;
-int apply_rlimit(const RlimitTable &table, int only, const RlimitEntry **failed) noexcept;
+// In the child. Returns 0 or errno; *failed is the entry that could not be set.
+int apply_rlimits(const RlimitTable &table, const RlimitEntry **failed) noexcept;
 
 } // namespace nospace::sandbox

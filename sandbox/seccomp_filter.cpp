@@ -1,5 +1,6 @@
 #include "sandbox/seccomp_filter.hpp"
 
+#include "common/fd_passing.hpp"
 #include "common/launch_protocol.hpp"
 #include "common/policy_reader.hpp"
 #include "sandbox/syscall_table.hpp"
@@ -61,11 +62,13 @@ std::map<int, SyscallRule> effective_rules(const SeccompPolicy &policy, const st
     if (std::find(policy.allow_extra.begin(), policy.allow_extra.end(), name) !=
         policy.allow_extra.end())
       fail("deny", "'" + name + "' is also in allow_extra");
-    // The child makes these under the filter before the launcher holds its listener: refused,
-    // the child would wait for an answer nobody can give yet, and so would the launcher.
-    if (name == "execve" || name == "write" || name == "exit_group")
+    // The child makes these under the filter on its way to the exec: refused, the launch
+    // would fail on every run.
+    if (name == "execve" || name == "write" || name == "exit_group" || name == "dup3")
       fail("deny", "'" + name + "' cannot be denied: the launcher " +
-                       (name == "execve" ? "execs the interpreter" : "reports a failed exec") +
+                       (name == "execve" ? "execs the interpreter"
+                        : name == "dup3" ? "puts the run's stdio in place"
+                                         : "reports a failed exec") +
                        " after loading the filter");
     rules.erase(checked("deny", name));
   }
@@ -124,15 +127,19 @@ std::vector<sock_filter> build(const std::map<int, SyscallRule> &rules, uint32_t
   // A binary tree instead of a linear list: a hot syscall like write is found in ~7 jumps.
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   add_rules(ctx.get(), rules);
-  // The listener's own hand-over (see the header); a table that allows sendmsg anyway
-  // already covers it, and a policy's deny cannot take it away.
-  const int sendmsg_nr = SCMP_SYS(sendmsg);
-  if (hand_over && !rules.count(sendmsg_nr))
-    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, sendmsg_nr, 1,
-                                  SCMP_A0(SCMP_CMP_EQ, std::uint64_t(kListenerHandoverFd)));
+  // The listener's hand-over and the run's (see the header); a table that allows sendmsg or
+  // recvmsg anyway already covers them, and a policy's deny cannot take them away.
+  auto hand_over_rule = [&](int nr, int fd) {
+    if (!hand_over || rules.count(nr))
+      return;
+    if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 1,
+                                  SCMP_A0(SCMP_CMP_EQ, std::uint64_t(fd)));
         rc != 0)
-      throw std::runtime_error(std::string("seccomp: cannot add the hand-over rule: ") +
+      throw std::runtime_error(std::string("seccomp: cannot add a hand-over rule: ") +
                                std::strerror(-rc));
+  };
+  hand_over_rule(SCMP_SYS(sendmsg), kListenerHandoverFd);
+  hand_over_rule(SCMP_SYS(recvmsg), kRunHandoverFd);
   return export_bpf(ctx.get());
 }
 
@@ -162,30 +169,14 @@ int SeccompFilter::apply_in_child(bool hand_over) const noexcept {
       syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
   if (listener < 0)
     return errno;
-  // From here on every syscall passes the filter: sendmsg on the hand-over fd is allowed by
-  // the rule added for it, execve (and write and exit_group, for a failed exec) cannot be
-  // denied.
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+  // From here on every syscall passes the filter: sendmsg and recvmsg on the hand-over fds
+  // are allowed by the rules added for them; dup3, execve (and write and exit_group, for a
+  // failed exec) cannot be denied.
+  const char byte = 0;
   const int fd = int(listener);
-  std::memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-  ssize_t sent;
-  do
-    sent = sendmsg(kListenerHandoverFd, &msg, MSG_NOSIGNAL);
-  while (sent < 0 && errno == EINTR);
-  if (sent != 1)
-    return sent < 0 ? errno : EPIPE; // do not run unreported
-  return 0; // the listener is close-on-exec: nothing but execve comes after this
+  if (int err = send_with_fds(kListenerHandoverFd, &byte, 1, &fd, 1))
+    return err; // do not run unreported
+  return 0;     // the listener is close-on-exec: the program never holds it
 }
 
 UniqueFd SeccompFilter::receive_listener(int parent_end, bool wait) {

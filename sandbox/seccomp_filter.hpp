@@ -16,7 +16,13 @@
 // there is no round trip (two wake-ups, ~0.2 ms per start here). For that one sendmsg, the
 // reporting filter allows sendmsg on fd kListenerHandoverFd and no other: that fd is closed
 // at exec, and whatever the program later gets as fd 4 (a pipe, a file) sendmsg can do no
-// more than write. If the notified thread is interrupted
+// more than write.
+//
+// The filter is loaded when the child is prepared, before its run arrives (launch.hpp): the
+// run's stdio then comes as SCM_RIGHTS over fd kRunHandoverFd, so the reporting filter also
+// allows recvmsg on that fd and no other (closed at exec like the other), and the policy
+// cannot deny dup3, which puts the stdio in place, nor execve, write and exit_group. If the
+// notified thread is interrupted
 // by a signal before the supervisor reads the notification, the syscall fails with EINTR and
 // still never runs; the supervisor kills the run on any readable listener regardless.
 // Foreign architectures (the i386 `int 0x80` path included) and x32 syscall numbers are
@@ -35,6 +41,8 @@ namespace nospace::sandbox {
 
 // The child's end of the socketpair over which the listener goes to the parent.
 constexpr int kListenerHandoverFd = 4;
+// The child's end of the socketpair over which its run arrives (launch.cpp's go socket).
+constexpr int kRunHandoverFd = 6;
 
 class SeccompFilter {
 public:
@@ -47,7 +55,8 @@ public:
   // listener to take.
   bool enabled() const noexcept { return enabled_; }
 
-  // In the child, last before exec. Async-signal-safe: no allocation, only syscalls.
+  // In the child, before it waits for its run. Async-signal-safe: no allocation, only
+  // syscalls.
   // hand_over: loads the reporting filter and sends its listener over kListenerHandoverFd
   // (one end of a socketpair, the parent holding the other; receive_listener takes it).
   // Otherwise: loads the variant whose default action is SECCOMP_RET_KILL_PROCESS (refused

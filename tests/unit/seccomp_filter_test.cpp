@@ -171,12 +171,16 @@ TEST_CASE("unknown syscall names in the policy are errors naming the key") {
   policy.deny = {"socket"};
   CHECK_THROWS_WITH(SeccompFilter::compile(policy, "p.yaml"),
                     "p.yaml: sandbox.seccomp.deny: 'socket' is also in allow_extra");
-  // The launch child makes these under the filter before the launcher holds the listener.
+  // The launch child makes these under the filter, on its way to the exec.
   policy = {};
   policy.deny = {"execve"};
   CHECK_THROWS_WITH(SeccompFilter::compile(policy, "p.yaml"),
                     "p.yaml: sandbox.seccomp.deny: 'execve' cannot be denied: the launcher execs "
                     "the interpreter after loading the filter");
+  policy.deny = {"dup3"};
+  CHECK_THROWS_WITH(SeccompFilter::compile(policy, "p.yaml"),
+                    "p.yaml: sandbox.seccomp.deny: 'dup3' cannot be denied: the launcher puts "
+                    "the run's stdio in place after loading the filter");
   for (const char *name : {"write", "exit_group"}) {
     policy.deny = {name};
     CHECK_THROWS_WITH(SeccompFilter::compile(policy, "p.yaml"),
@@ -229,6 +233,33 @@ TEST_CASE("sendmsg is allowed on the listener's hand-over fd only") {
   });
   CHECK(end.refused == "sendmsg");
   CHECK(signal_of(end) == SIGKILL);
+}
+
+TEST_CASE("recvmsg is allowed on the run's hand-over fd only") {
+  // On kRunHandoverFd it reaches the kernel (here: a socket with nothing to read, EAGAIN);
+  // on any other fd it is refused before the kernel looks at the fd.
+  int pair[2];
+  REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0); // made before the filter
+  auto receive_on = [](int fd) {
+    char byte = 0;
+    iovec iov{&byte, 1};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    return recvmsg(fd, &msg, MSG_DONTWAIT) < 0 && errno == EAGAIN ? 7 : 11;
+  };
+  auto handed_over = run_filtered(default_filter(), true, [&] {
+    if (dup2(pair[0], nospace::sandbox::kRunHandoverFd) < 0)
+      return 10;
+    return receive_on(nospace::sandbox::kRunHandoverFd);
+  });
+  auto other = run_filtered(default_filter(), true, [&] { return receive_on(pair[0]); });
+  close(pair[0]);
+  close(pair[1]);
+  CHECK(handed_over.refused == "");
+  CHECK(exit_code(handed_over) == 7);
+  CHECK(other.refused == "recvmsg");
+  CHECK(signal_of(other) == SIGKILL);
 }
 
 TEST_CASE("a SIGSYS handler cannot rescue a refused syscall") {
