@@ -263,8 +263,8 @@ int rlimit_index(const LaunchPlan &plan, const RlimitEntry *entry) noexcept {
 }
 
 // THE CHECKLIST, child side. Runs right after the clone, inside every new namespace, still
-// holding every capability of its new user namespace. The order is the point. Steps 1-11
-// need nothing of the run and happen when the child is prepared; 12-16 once the run is here.
+// holding every capability of its new user namespace. The order is the point. Steps 1-13
+// need nothing of the run and happen when the child is prepared; 14-15 once the run is here.
 // Never returns (it execs or fails), but is not declared [[noreturn]]: AddressSanitizer checks
 // the stack at every call of a noreturn function and warns, as this stack is not the
 // thread's it knows of.
@@ -294,8 +294,8 @@ void child_main(const ChildContext &c) noexcept {
   //    a launcher that is real root is still host uid 0 here, which is unmapped inside, and
   //    files and mounts made by an unmapped id fail (EOVERFLOW). This keeps every capability:
   //    they come from creating the namespace, not from the uid, and the kernel clears them
-  //    only on a change away from the namespace's uid 0, which is not mapped. Step 10 drops
-  //    them. Without a user namespace the ids change late (step 9): a real root would lose
+  //    only on a change away from the namespace's uid 0, which is not mapped. Step 9 drops
+  //    them. Without a user namespace the ids change late (step 8): a real root would lose
   //    the capabilities the mounts need.
   if (plan.namespaces.user)
     check(ChildStep::Identity, apply_identity(identity));
@@ -613,7 +613,7 @@ PreparedLaunch prepare_launch(std::shared_ptr<const LaunchPlan> plan_ptr, Launch
 }
 
 // THE CHECKLIST, parent side, part two: the run goes to the prepared child, which takes its
-// last steps (child_main, 12-17) and execs.
+// last steps (child_main, 14-15) and execs.
 Launched start_launch(PreparedLaunch &&prepared, const RunInput &input) {
   // Owned here from now on: when this returns the child has exec'd or is reaped.
   const std::unique_ptr<PreparedLaunch::State> state = std::move(prepared.state_);

@@ -24,8 +24,8 @@ namespace nospace::sandbox {
 class SeccompFilter;
 class SharedNetworkNamespace;
 
-// The path of the program file inside a run: written into the run's own /tmp before the ids
-// drop, gone with the run. Without a mount namespace: the memfd at kProgramFd.
+// The path of the program file inside a run: written by the launcher into the run's own /tmp
+// (as the run's ids), gone with the run. Without a mount namespace: the memfd at kProgramFd.
 constexpr const char *kProgramPath = "/tmp/program";
 constexpr int kProgramFd = 5;
 
@@ -90,9 +90,9 @@ struct Launched {
 
 // A child cloned with the policy's namespaces that has gone through every step of the launch
 // order (launch.cpp) that does not need its run, and waits for it: its root built, its ids
-// and cgroups set, its capabilities gone. What is left (stdio, the program file, the seccomp
-// filter, exec) takes a fraction of a start, so a child prepared between runs makes the next
-// start that much faster. Destroying one that never got its run kills and reaps it.
+// and cgroups set, its capabilities gone, its seccomp filter loaded. What is left (the program
+// file, stdio, exec) takes a fraction of a start, so a child prepared between runs makes the
+// next start that much faster. Destroying one that never got its run kills and reaps it.
 class PreparedLaunch {
 public:
   struct State;
