@@ -477,6 +477,57 @@ TEST_CASE("concurrent runs on one supervisor each get a host uid of their own an
     CHECK(r.reason == "exited");
 }
 
+TEST_CASE("a child prepared between runs is used by the next run and gives it the same sandbox") {
+  if (auto why = skip_reason(); !why.empty())
+    NOSPACE_SKIP(why);
+  const Policy policy = default_policy();
+  EventLoop loop;
+  Supervisor supervisor(loop, policy);
+  auto run = [&](std::vector<std::string> args, pid_t *host_pid) {
+    Pipe out;
+    REQUIRE(make_pipe(out, O_CLOEXEC));
+    RunSpec spec;
+    spec.argv = {kProbe};
+    spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+    spec.stdout_fd = std::move(out.write);
+    std::optional<RunResult> result;
+    const RunId id = supervisor.start(std::move(spec), [&](const RunResult &r) { result = r; });
+    *host_pid = supervisor.host_pid(id);
+    loop.run_until([&] { return result.has_value(); });
+    CHECK(result->reason == "exited");
+    return read_all(out.read.get());
+  };
+  pid_t first = 0, second = 0;
+  run({"id"}, &first);
+  // Nothing starts or ends for a while: the supervisor prepares the next child meanwhile.
+  std::vector<pid_t> waiting;
+  for (int i = 0; i < 100 && waiting.empty(); ++i) {
+    loop.run_once(std::chrono::milliseconds(10));
+    for (std::uint32_t u = 0; u < policy.sandbox.uid_range.count; ++u)
+      for (pid_t pid : processes_of_uid(long(policy.sandbox.uid_range.first + u)))
+        waiting.push_back(pid);
+  }
+  REQUIRE(waiting.size() == 1);
+  // Before it has its run: no capabilities, its seccomp filter loaded, not yet exec'd.
+  for (int i = 0; i < 100; ++i) { // its filter comes last: give it the time to get there
+    std::ifstream status("/proc/" + std::to_string(waiting[0]) + "/status");
+    std::string text((std::istreambuf_iterator<char>(status)), {});
+    if (text.find("Seccomp:\t2") != std::string::npos) {
+      CHECK(text.find("CapEff:\t0000000000000000") != std::string::npos);
+      break;
+    }
+    REQUIRE(i < 99);
+    loop.run_once(std::chrono::milliseconds(10));
+  }
+  const std::string out = run({"id", "caps", "signals", "fds"}, &second);
+  CHECK(second == waiting[0]);
+  CHECK(second != first);
+  CHECK(out == "uid=1000 gid=1000\n"
+               "CapEff=0000000000000000 CapBnd=0000000000000000 NoNewPrivs=1 \n"
+               "SigBlk=0000000000000000 SigIgn=0000000000000000 SigCgt=0000000000000000 \n"
+               "0 1 2 \n");
+}
+
 TEST_CASE("hostname from the policy; the only network interface is loopback") {
   if (auto why = skip_reason(); !why.empty())
     NOSPACE_SKIP(why);
