@@ -12,7 +12,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/fsuid.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -63,7 +62,8 @@ struct ChildContext {
 };
 
 // Where fail() reports: the inherited socket end until the fds are arranged, kErrorFd after.
-// A plain global: only children write it, and the parent never reads it.
+// A plain global: only children write it, one at a time (the supervisor prepares a child
+// only when no other is between its clone and its run), and the parent never reads it.
 int child_error_fd = -1;
 
 [[noreturn]] void fail(ChildStep step, int err, int detail = -1) noexcept {
