@@ -599,6 +599,7 @@ PreparedLaunch prepare_launch(std::shared_ptr<const LaunchPlan> plan_ptr, Launch
   const bool child_went_on = send_go();
   if (child_went_on && s.setup.from_parent) {
     const std::string problem = s.setup.from_parent(pid);
+    s.setup.from_parent = nullptr; // what it captured need not outlive this call
     if (!problem.empty()) {
       kill_and_reap(s.pidfd.get());
       s.pidfd.reset();
